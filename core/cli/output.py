@@ -1,0 +1,92 @@
+"""Presentation helpers for the CLI: durations, tables, state colours, the progress bar, JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from core.engine.monitoring import Progress
+
+STATE_COLORS = {
+    "succeeded": "green",
+    "passed": "green",
+    "running": "cyan",
+    "ready": "blue",
+    "retrying": "yellow",
+    "paused": "yellow",
+    "pending": None,
+    "failed": "red",
+    "timed_out": "red",
+    "skipped": "magenta",
+    "canceled": "magenta",
+    "interrupted": "yellow",
+}
+
+STATE_MARKS = {
+    "succeeded": "✓",
+    "failed": "✗",
+    "skipped": "-",
+    "canceled": "-",
+    "retrying": "↻",
+    "running": "▶",
+}
+
+
+def styled_state(state: str) -> str:
+    return click.style(state, fg=STATE_COLORS.get(state))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns; widths ignore ANSI colour codes."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], len(click.unstyle(cell)))
+    lines = []
+    for row in [list(headers), *rows]:
+        padded = [
+            cell + " " * (widths[index] - len(click.unstyle(cell)))
+            for index, cell in enumerate(row)
+        ]
+        lines.append("  ".join(padded).rstrip())
+    return "\n".join(lines)
+
+
+def progress_bar(progress: Progress, width: int = 30) -> str:
+    filled = round(width * progress.fraction)
+    bar = "█" * filled + "░" * (width - filled)
+    text = f"[{bar}] {progress.done}/{progress.total} {100 * progress.fraction:5.1f}%"
+    if progress.running:
+        text += f"  {progress.running} running"
+    if progress.eta_seconds is not None:
+        text += f"  ETA {duration(progress.eta_seconds)}"
+    elif progress.elapsed_seconds is not None:
+        text += f"  {duration(progress.elapsed_seconds)} elapsed"
+    return text
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def echo_json_line(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,310 @@
+"""Commands that check, plan and execute bundles: validate, plan, run, resume, cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.cli.common import json_option, parallel_option, writable_ledger
+from core.cli.live import LiveReporter
+from core.cli.output import echo_json, styled_state
+from core.contracts import issues as schema_issues
+from core.contracts import load_json
+from core.contracts.registry import SCHEMA_NAMES
+from core.engine.bundle import SCHEMA as BUNDLE_SCHEMA
+from core.engine.bundle import Bundle, load_bundle
+from core.engine.events import EventBus
+from core.engine.orchestrator import DEFAULT_LOG_MAX_BYTES, RunOptions, RunResult
+from core.engine.runs import cancel_run, create_run, execute_run, resolve_run_id, resume_run
+from core.errors import EXIT_FAILED, EXIT_INVALID, DocumentInvalid, Issue
+
+EXIT_INTERRUPTED = 130
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
+def validate(files: tuple[Path, ...], as_json: bool) -> None:
+    """Check documents against their schema (chosen by their `schema_version`).
+
+    Bundles (workstream_spec.v1) are also checked for meaning: unique ids, known
+    dependencies, no cycles, importable `call`s. Every problem is listed with its JSON
+    path. Exit code 2 if any file is invalid.
+
+    \b
+    Examples:
+      uet validate workstreams/examples/*.json
+      uet validate --json .uet/router_config.json
+    """
+    reports: list[dict[str, Any]] = []
+    for path in files:
+        schema, problems, summary = _check_file(path)
+        reports.append(
+            {
+                "file": str(path),
+                "schema": schema,
+                "valid": not problems,
+                "summary": summary,
+                "issues": [{"path": i.path, "message": i.message} for i in problems],
+            }
+        )
+    if as_json:
+        echo_json(reports)
+    else:
+        for report in reports:
+            if report["valid"]:
+                click.echo(
+                    f"{click.style('ok', fg='green')}       {report['file']}  ({report['summary']})"
+                )
+                continue
+            count = len(report["issues"])
+            click.echo(
+                f"{click.style('invalid', fg='red')}  {report['file']}  "
+                f"({count} problem{'s' if count != 1 else ''})"
+            )
+            for issue in report["issues"]:
+                click.echo(f"  {issue['path']}: {issue['message']}")
+    if not all(report["valid"] for report in reports):
+        raise SystemExit(EXIT_INVALID)
+
+
+def _check_file(path: Path) -> tuple[str | None, list[Issue], str]:
+    try:
+        document = load_json(path)
+    except DocumentInvalid as exc:
+        return None, list(exc.issues), ""
+    schema = _schema_of(document)
+    if schema is None:
+        known = ", ".join(SCHEMA_NAMES)
+        return (
+            None,
+            [Issue("$.schema_version", f"missing or unknown; expected one of: {known}")],
+            "",
+        )
+    if schema == BUNDLE_SCHEMA:
+        try:
+            bundle = load_bundle(path)
+        except DocumentInvalid as exc:
+            return schema, list(exc.issues), ""
+        waves = len(bundle.plan.waves)
+        return (
+            schema,
+            [],
+            (
+                f"{schema}: {len(bundle.workstreams)} workstream(s), {len(bundle.tasks)} task(s), "
+                f"{waves} wave(s)"
+            ),
+        )
+    problems = schema_issues(document, schema, str(path))
+    return schema, problems, schema
+
+
+def _schema_of(document: Any) -> str | None:
+    if isinstance(document, list):
+        return BUNDLE_SCHEMA
+    if isinstance(document, dict):
+        version = document.get("schema_version")
+        if version in SCHEMA_NAMES:
+            return str(version)
+    return None
+
+
+@click.command()
+@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
+@json_option
+def plan(bundle_path: Path, as_json: bool) -> None:
+    """Show how a bundle would run, without running it: waves and the critical path.
+
+    Wave N holds the tasks whose longest chain of dependencies has N links; tasks of a
+    wave can run side by side. The critical path is the heaviest chain (by each task's
+    `estimate_seconds`, default 1): the run cannot finish faster than it.
+
+    \b
+    Example:
+      uet plan workstreams/examples/fanout.json
+    """
+    bundle = load_bundle(bundle_path)
+    result = bundle.plan
+    if as_json:
+        echo_json(
+            {
+                "bundle": str(bundle_path),
+                "tasks": len(bundle.tasks),
+                "waves": [list(wave) for wave in result.waves],
+                "critical_path": list(result.critical_path),
+                "critical_weight": result.critical_weight,
+            }
+        )
+        return
+    workstream_of = {entry.spec["task_id"]: entry.workstream_id for entry in bundle.tasks}
+    multiple = len(bundle.workstreams) > 1
+    click.echo(
+        f"{bundle.name}: {len(bundle.tasks)} task(s) in {len(bundle.workstreams)} workstream(s), "
+        f"{len(result.waves)} wave(s)"
+    )
+    for index, wave in enumerate(result.waves, start=1):
+        names = [f"{workstream_of[t]}/{t}" if multiple else t for t in wave]
+        click.echo(f"  wave {index}: {' '.join(names)}")
+    click.echo(
+        f"critical path ({len(result.critical_path)} task(s), weight {result.critical_weight:g}): "
+        + " -> ".join(result.critical_path)
+    )
+
+
+def _options(parallel: int | None, log_max_bytes: int) -> RunOptions:
+    return RunOptions(parallel=parallel, log_max_bytes=log_max_bytes)
+
+
+log_max_bytes_option = click.option(
+    "--log-max-bytes",
+    type=click.IntRange(min=0),
+    default=DEFAULT_LOG_MAX_BYTES,
+    show_default=True,
+    help="Keep at most this many bytes of each attempt's stdout and of its stderr.",
+)
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
+
+
+@click.command()
+@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
+@parallel_option
+@log_max_bytes_option
+@quiet_option
+@json_option
+@click.pass_context
+def run(
+    ctx: click.Context,
+    bundle_path: Path,
+    parallel: int | None,
+    log_max_bytes: int,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Execute a bundle: validate it, record a run in the ledger, run its tasks.
+
+    Tasks start as soon as their dependencies succeed, highest `priority` first, at most
+    --parallel at once (and each workstream's `concurrency.max_parallel`). Each attempt's
+    output goes to .ledger/logs/<run>/. Ctrl-C stops cleanly: running attempts are
+    interrupted and the run is paused; `uet resume RUN` continues it.
+
+    Exit code: 0 if every task succeeded, 1 if the run failed, 2 if the bundle is
+    invalid (then nothing is written), 130 if interrupted.
+
+    \b
+    Examples:
+      uet run workstreams/examples/fanout.json
+      uet run --parallel 8 --json build.json
+    """
+    bundle = load_bundle(bundle_path)  # before the ledger opens: invalid input writes nothing
+    ledger = writable_ledger(ctx)
+    options = _options(parallel, log_max_bytes)
+    bus = EventBus()
+    run_id = create_run(ledger, bundle, options, bus=bus)
+    _announce(bundle, run_id, options, ledger.location, quiet or as_json)
+    with LiveReporter(ledger, run_id, bus, enabled=not quiet and not as_json):
+        result = execute_run(ledger, run_id, options, bus=bus)
+    _report(result, as_json)
+
+
+def _announce(bundle: Bundle, run_id: str, options: RunOptions, location: str, quiet: bool) -> None:
+    if quiet:
+        return
+    click.echo(
+        f"run {click.style(run_id, bold=True)}: {bundle.name}, {len(bundle.tasks)} task(s), "
+        f"{options.workers} worker(s); ledger {location}",
+        err=True,
+    )
+
+
+def _report(result: RunResult, as_json: bool) -> None:
+    if as_json:
+        echo_json(
+            {
+                "run_id": result.run_id,
+                "state": result.state,
+                "reason": result.reason,
+                "tasks": dict(result.counts),
+            }
+        )
+    else:
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(result.counts.items()))
+        line = f"run {result.run_id} {styled_state(result.state)}: {counts}"
+        if result.reason and result.state != "succeeded":
+            line += f"\n  {result.reason}"
+        click.echo(line)
+    if result.state == "paused":
+        raise SystemExit(EXIT_INTERRUPTED)
+    if not result.ok:
+        raise SystemExit(EXIT_FAILED)
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN", required=False)
+@parallel_option
+@log_max_bytes_option
+@click.option(
+    "--force", is_flag=True, help="Resume even if the run's recorded process looks alive."
+)
+@quiet_option
+@json_option
+@click.pass_context
+def resume(
+    ctx: click.Context,
+    run_ref: str | None,
+    parallel: int | None,
+    log_max_bytes: int,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Continue a run whose process stopped (crash, kill, Ctrl-C).
+
+    Attempts left running are marked interrupted and their tasks run again; tasks that
+    succeeded never run again. RUN is a run id or a unique prefix of one (default: the
+    latest run).
+
+    \b
+    Examples:
+      uet resume 01JD3Q
+      uet resume            # the latest run
+    """
+    ledger = writable_ledger(ctx)
+    run_id = resolve_run_id(ledger, run_ref)
+    options = RunOptions(parallel=parallel, log_max_bytes=log_max_bytes)
+    bus = EventBus()
+    if not (quiet or as_json):
+        click.echo(f"resuming run {click.style(run_id, bold=True)}", err=True)
+    with LiveReporter(ledger, run_id, bus, enabled=not quiet and not as_json):
+        result = resume_run(ledger, run_id, options, bus=bus, force=force)
+    _report(result, as_json)
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option(
+    "--reason", default="canceled by user", show_default=True, help="Recorded with the run."
+)
+@json_option
+@click.pass_context
+def cancel(ctx: click.Context, run_ref: str, reason: str, as_json: bool) -> None:
+    """Cancel a run: nothing more starts, running attempts are stopped.
+
+    If a process is executing the run, it stops its attempts within a second; otherwise
+    the ledger is updated here. A canceled run cannot be resumed.
+
+    \b
+    Example:
+      uet cancel 01JD3Q --reason "wrong bundle"
+    """
+    ledger = writable_ledger(ctx)
+    run_id = resolve_run_id(ledger, run_ref)
+    run_row = cancel_run(ledger, run_id, reason)
+    if as_json:
+        echo_json({"run_id": run_id, "state": run_row["state"], "reason": run_row["state_reason"]})
+    else:
+        click.echo(f"run {run_id} {styled_state(run_row['state'])}: {run_row['state_reason']}")
+
+
+COMMANDS = [validate, plan, run, resume, cancel]

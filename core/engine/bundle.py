@@ -1,0 +1,252 @@
+"""Loading a workstream bundle: parse, validate against the schema, then check its meaning.
+
+The semantic checks are a table of functions, each yielding :class:`Issue`s with JSON paths;
+all of them run (on whatever parts of the document are well-formed) so one `uet validate`
+lists every problem, not the first. Nothing here touches the ledger: an invalid bundle writes
+nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.contracts import issues as schema_issues
+from core.contracts import load_json
+from core.engine.execution.call import CallNotFound, resolve_callable
+from core.engine.planning import Plan, PlanNode, find_cycle, plan
+from core.engine.requests import effective_spec
+from core.errors import DocumentInvalid, Issue
+
+SCHEMA = "workstream_spec.v1"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEntry:
+    """One task of the bundle, with where it sits in the document."""
+
+    workstream_id: str
+    spec: dict[str, Any]
+    path: str  # "$.tasks[2]" or "$[1].tasks[0]"
+    seq: int  # declaration order across the bundle
+
+
+@dataclass(frozen=True)
+class Bundle:
+    source: str
+    path: Path | None
+    text: str
+    sha256: str
+    workstreams: tuple[dict[str, Any], ...]
+    tasks: tuple[TaskEntry, ...]
+    plan: Plan
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    @property
+    def name(self) -> str:
+        first = self.workstreams[0]
+        return str(first.get("name") or first["workstream_id"])
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Read, validate and plan the bundle at ``path``; DocumentInvalid lists every problem."""
+    source = str(path)
+    document = load_json(path)
+    text = Path(path).read_text(encoding="utf-8")
+    return check_bundle(document, source, text=text, base_dir=Path(path).resolve().parent)
+
+
+def check_bundle(
+    document: Any,
+    source: str = "<bundle>",
+    *,
+    text: str | None = None,
+    base_dir: Path | None = None,
+) -> Bundle:
+    text = text if text is not None else json.dumps(document, indent=2)
+    base_dir = base_dir or Path.cwd()
+    problems = schema_issues(document, SCHEMA, source)
+    workstreams, entries = _entries(document)
+    context = _Context(workstreams, entries, base_dir)
+    for check in SEMANTIC_CHECKS:
+        problems.extend(Issue(issue.path, issue.message, source) for issue in check(context))
+    if problems:
+        raise DocumentInvalid(source, problems)
+    nodes = []
+    for entry in entries:
+        spec = effective_spec(entry.spec, _defaults(context, entry))
+        nodes.append(
+            PlanNode(
+                spec["task_id"],
+                tuple(spec.get("depends_on", ())),
+                float(spec.get("estimate_seconds", 1.0)),
+                int(spec.get("priority", 0)),
+            )
+        )
+    bundle_path = Path(source).resolve() if source != "<bundle>" else None
+    return Bundle(
+        source=source,
+        path=bundle_path,
+        text=text,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        workstreams=tuple(ws for _, ws in workstreams),
+        tasks=tuple(entries),
+        plan=plan(nodes),
+    )
+
+
+# -- semantic checks -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    workstreams: list[tuple[str, dict[str, Any]]]  # (json path, workstream)
+    tasks: list[TaskEntry]
+    base_dir: Path
+
+    def by_id(self) -> dict[str, TaskEntry]:
+        first: dict[str, TaskEntry] = {}
+        for entry in self.tasks:
+            first.setdefault(entry.spec["task_id"], entry)
+        return first
+
+
+def _entries(document: Any) -> tuple[list[tuple[str, dict[str, Any]]], list[TaskEntry]]:
+    """The well-formed workstreams and tasks of the document, tolerating malformed parts."""
+    if isinstance(document, list):
+        candidates = [(f"$[{index}]", item) for index, item in enumerate(document)]
+    else:
+        candidates = [("$", document)]
+    workstreams = [(path, ws) for path, ws in candidates if isinstance(ws, dict)]
+    entries: list[TaskEntry] = []
+    for path, ws in workstreams:
+        tasks = ws.get("tasks")
+        if not isinstance(tasks, list):
+            continue
+        for index, spec in enumerate(tasks):
+            if isinstance(spec, dict) and isinstance(spec.get("task_id"), str):
+                entries.append(
+                    TaskEntry(
+                        str(ws.get("workstream_id", "")),
+                        spec,
+                        f"{path}.tasks[{index}]",
+                        len(entries),
+                    )
+                )
+    return workstreams, entries
+
+
+def _defaults(context: _Context, entry: TaskEntry) -> dict[str, Any]:
+    for _, ws in context.workstreams:
+        if ws.get("workstream_id") == entry.workstream_id:
+            defaults = ws.get("defaults")
+            return defaults if isinstance(defaults, dict) else {}
+    return {}
+
+
+def _unique_workstreams(context: _Context) -> Iterator[Issue]:
+    seen: dict[str, str] = {}
+    for path, ws in context.workstreams:
+        ws_id = ws.get("workstream_id")
+        if isinstance(ws_id, str):
+            if ws_id in seen:
+                yield Issue(
+                    f"{path}.workstream_id",
+                    f"duplicate workstream id {ws_id!r} (first at {seen[ws_id]})",
+                )
+            else:
+                seen[ws_id] = path
+
+
+def _unique_tasks(context: _Context) -> Iterator[Issue]:
+    seen: dict[str, str] = {}
+    for entry in context.tasks:
+        task_id = entry.spec["task_id"]
+        if task_id in seen:
+            yield Issue(
+                f"{entry.path}.task_id", f"duplicate task id {task_id!r} (first at {seen[task_id]})"
+            )
+        else:
+            seen[task_id] = entry.path
+
+
+def _dependencies(entry: TaskEntry) -> Iterator[tuple[int, str]]:
+    deps = entry.spec.get("depends_on")
+    if isinstance(deps, list):
+        for index, dep in enumerate(deps):
+            if isinstance(dep, str):
+                yield index, dep
+
+
+def _known_dependencies(context: _Context) -> Iterator[Issue]:
+    known = context.by_id()
+    for entry in context.tasks:
+        for index, dep in _dependencies(entry):
+            if dep == entry.spec["task_id"]:
+                yield Issue(f"{entry.path}.depends_on[{index}]", "a task cannot depend on itself")
+            elif dep not in known:
+                hint = difflib.get_close_matches(dep, list(known), n=1)
+                suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+                yield Issue(
+                    f"{entry.path}.depends_on[{index}]", f"unknown task {dep!r}{suggestion}"
+                )
+
+
+def _acyclic(context: _Context) -> Iterator[Issue]:
+    known = context.by_id()
+    nodes = [
+        PlanNode(
+            task_id,
+            tuple(dep for _, dep in _dependencies(entry) if dep in known and dep != task_id),
+        )
+        for task_id, entry in known.items()
+    ]
+    cycle = find_cycle(nodes)
+    if cycle:
+        first = known[cycle[0]]
+        index = next(i for i, dep in _dependencies(first) if dep == cycle[1])
+        yield Issue(f"{first.path}.depends_on[{index}]", f"dependency cycle: {' -> '.join(cycle)}")
+
+
+def _importable_calls(context: _Context) -> Iterator[Issue]:
+    search = [str(context.base_dir)]
+    for entry in context.tasks:
+        ref = entry.spec.get("call")
+        if isinstance(ref, str):
+            try:
+                resolve_callable(ref, search)
+            except CallNotFound as exc:
+                yield Issue(f"{entry.path}.call", str(exc))
+
+
+def _routable(context: _Context) -> Iterator[Issue]:
+    # Routing to router-config tools arrives with the router; until then say so plainly.
+    for entry in context.tasks:
+        spec = entry.spec
+        if "run" in spec or "call" in spec:
+            continue
+        key = "tool" if "tool" in spec else "kind"
+        if key in spec:
+            yield Issue(
+                f"{entry.path}.{key}",
+                f"no router config is loaded, so {key} {spec[key]!r} cannot be routed; "
+                "give the task `run` or `call`",
+            )
+
+
+SEMANTIC_CHECKS: tuple[Callable[[_Context], Iterator[Issue]], ...] = (
+    _unique_workstreams,
+    _unique_tasks,
+    _known_dependencies,
+    _acyclic,
+    _importable_calls,
+    _routable,
+)

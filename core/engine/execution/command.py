@@ -1,0 +1,239 @@
+"""``run`` tasks: execute an argv list (never through a shell) with bounded output capture.
+
+- The child gets its own session, hence its own process group: a timeout, a cancel or Ctrl-C
+  kills the whole group (SIGTERM, then SIGKILL after a grace period), grandchildren included,
+  and the terminal's Ctrl-C reaches UET only, which then decides what to stop.
+- stdout and stderr are read through pipes and written to log files, up to ``cap`` bytes each;
+  the rest is counted and dropped, so a flooding tool cannot fill the disk. Files are created
+  on the first byte only: most tasks print nothing and pay nothing.
+- When the main process exits, anything left in its group is killed: an attempt never leaks
+  processes into the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from core.engine.execution.outcome import LogFile, Outcome
+
+_READ_CHUNK = 64 * 1024
+_EXIT_DRAIN_SECONDS = 1.0  # how long to wait for grandchildren holding the pipes open
+_POLL_SECONDS = 0.25
+_TAIL_BYTES = 400
+
+
+class _Sink:
+    """One output stream: written to ``path`` up to ``cap`` bytes, its tail kept in memory."""
+
+    def __init__(self, path: Path, cap: int) -> None:
+        self.path = path
+        self.cap = cap
+        self.seen = 0
+        self.kept = 0
+        self.tail = b""
+        self._file: IO[bytes] | None = None
+
+    def feed(self, data: bytes) -> None:
+        self.seen += len(data)
+        self.tail = (self.tail + data)[-_TAIL_BYTES:]
+        room = self.cap - self.kept
+        if room <= 0:
+            return
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("wb")
+        chunk = data[:room]
+        self._file.write(chunk)
+        self.kept += len(chunk)
+        if len(data) > room:
+            self._file.write(f"\n[uet: output truncated at {self.cap} bytes]\n".encode())
+
+    def close(self) -> LogFile | None:
+        if self._file is None:
+            return None
+        self._file.close()
+        return LogFile(str(self.path), self.seen, self.seen > self.cap)
+
+    def last_line(self) -> str:
+        lines = self.tail.decode("utf-8", "replace").strip().splitlines()
+        return lines[-1].strip() if lines else ""
+
+
+@dataclass
+class ProcessTable:
+    """The process groups of running attempts, so the orchestrator can stop them all."""
+
+    _groups: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, key: str, pgid: int) -> None:
+        with self._lock:
+            self._groups[key] = pgid
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._groups.pop(key, None)
+
+    def signal_all(self, signum: int) -> int:
+        with self._lock:
+            groups = list(self._groups.values())
+        for pgid in groups:
+            _kill_group(pgid, signum)
+        return len(groups)
+
+
+def _kill_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _spawn_error(argv: Sequence[str], cwd: str, exc: OSError) -> str:
+    if not Path(cwd).is_dir():
+        return f"working directory does not exist: {cwd}"
+    if isinstance(exc, FileNotFoundError):
+        return f"command not found: {argv[0]}"
+    if isinstance(exc, PermissionError):
+        return f"permission denied: {argv[0]}"
+    return f"cannot start {argv[0]}: {exc}"
+
+
+def run_command(
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    timeout: float | None,
+    stdout_path: Path,
+    stderr_path: Path,
+    cap: int,
+    processes: ProcessTable,
+    key: str,
+    kill_grace: float = 3.0,
+) -> Outcome:
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return Outcome(
+            state="failed",
+            duration_seconds=time.monotonic() - started,
+            error=_spawn_error(argv, cwd, exc),
+            retryable=False,
+        )
+    processes.add(key, proc.pid)
+    sinks = {"stdout": _Sink(stdout_path, cap), "stderr": _Sink(stderr_path, cap)}
+    try:
+        timed_out = _pump(proc, sinks, started, timeout, kill_grace)
+        _reap(proc)
+    finally:
+        processes.discard(key)
+        logs = {name: sink.close() for name, sink in sinks.items()}
+    duration = time.monotonic() - started
+    code = proc.returncode
+    common: dict[str, Any] = {
+        "duration_seconds": duration,
+        "exit_code": code,
+        "stdout": logs["stdout"],
+        "stderr": logs["stderr"],
+    }
+    if timed_out:
+        return Outcome(state="timed_out", error=f"timed out after {timeout:g}s", **common)
+    if code == 0:
+        return Outcome(state="succeeded", **common)
+    return Outcome(state="failed", error=_failure_text(code, sinks["stderr"]), **common)
+
+
+def _failure_text(code: int, stderr: _Sink) -> str:
+    if code < 0:
+        try:
+            what = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            what = f"killed by signal {-code}"
+    else:
+        what = f"exited with code {code}"
+    last = stderr.last_line()
+    return f"{what}: {last}" if last else what
+
+
+def _pump(
+    proc: subprocess.Popen[bytes],
+    sinks: dict[str, _Sink],
+    started: float,
+    timeout: float | None,
+    kill_grace: float,
+) -> bool:
+    """Copy the pipes into the sinks until both close; enforce the timeout. True if timed out."""
+    if proc.stdout is None or proc.stderr is None:  # Popen was given PIPE for both
+        raise RuntimeError("child pipes missing")
+    deadline = None if timeout is None else started + timeout
+    kill_at: float | None = None  # when SIGKILL follows the SIGTERM of a timeout
+    exited_at: float | None = None
+    timed_out = False
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ, sinks["stdout"])
+        selector.register(proc.stderr, selectors.EVENT_READ, sinks["stderr"])
+        while selector.get_map():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline and not timed_out:
+                timed_out = True
+                _kill_group(proc.pid, signal.SIGTERM)
+                kill_at = now + kill_grace
+            if kill_at is not None and now >= kill_at:
+                _kill_group(proc.pid, signal.SIGKILL)
+                kill_at = None
+            if exited_at is None and _has_exited(proc.pid):
+                exited_at = now
+            if exited_at is not None and now - exited_at >= _EXIT_DRAIN_SECONDS:
+                break  # the main process is gone; something it left behind holds the pipes
+            wait = _POLL_SECONDS
+            for limit in (deadline, kill_at):
+                if limit is not None and limit > now:
+                    wait = min(wait, limit - now)
+            for selected, _ in selector.select(wait):
+                data = os.read(selected.fd, _READ_CHUNK)
+                if data:
+                    selected.data.feed(data)
+                else:
+                    selector.unregister(selected.fileobj)
+    proc.stdout.close()
+    proc.stderr.close()
+    return timed_out
+
+
+def _has_exited(pid: int) -> bool:
+    """Whether ``pid`` has exited, without reaping it (see :func:`_reap`)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for the main process, then kill whatever is left in its group, then reap it.
+
+    Killing the group before reaping the leader matters: while the leader is a zombie its pid
+    (and so the group id) cannot be reused, so the SIGKILL cannot hit an unrelated process.
+    """
+    if proc.returncode is None:
+        with contextlib.suppress(ChildProcessError):
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    _kill_group(proc.pid, signal.SIGKILL)
+    proc.wait()

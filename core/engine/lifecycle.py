@@ -1,0 +1,134 @@
+"""The lifecycles of runs, tasks and attempts, declared once as data.
+
+Each machine is one ``transitions.Machine`` built at import time with no model attached: records
+stay plain ledger rows (building a machine per record costs milliseconds and memory per task),
+and the machine answers one question, fast, from a table derived from it: from this state, where
+does this trigger lead? An edge the machine lacks raises :class:`IllegalTransition` before
+anything is written.
+
+Later lifecycles (worker, patch, gate, circuit) are declared the same way next to these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from transitions import Machine
+
+from core.errors import IllegalTransition
+
+Edge = tuple[str, str | Sequence[str], str]  # (trigger, source state(s), destination state)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """A state machine: its states, its edges, and the (state, trigger) -> state table."""
+
+    name: str
+    states: tuple[str, ...]
+    initial: str
+    machine: Any  # transitions.Machine (untyped library)
+    table: dict[tuple[str, str], str]
+
+    @classmethod
+    def declare(
+        cls, name: str, states: Sequence[str], initial: str, edges: Sequence[Edge]
+    ) -> Lifecycle:
+        machine = Machine(
+            model=None,
+            states=list(states),
+            initial=initial,
+            transitions=[
+                {"trigger": trigger, "source": source, "dest": dest}
+                for trigger, source, dest in edges
+            ],
+            auto_transitions=False,
+        )
+        table: dict[tuple[str, str], str] = {}
+        for trigger, event in machine.events.items():
+            for source, candidates in event.transitions.items():
+                table[(source, trigger)] = str(candidates[0].dest)
+        return cls(name, tuple(states), initial, machine, table)
+
+    def next(self, state: str, trigger: str, record_id: str = "?") -> str:
+        """The state ``trigger`` leads to from ``state``; IllegalTransition if there is none."""
+        try:
+            return self.table[(state, trigger)]
+        except KeyError:
+            raise IllegalTransition(self.name, record_id, state, trigger) from None
+
+    def can(self, state: str, trigger: str) -> bool:
+        return (state, trigger) in self.table
+
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(self.machine.events)
+
+    @property
+    def final_states(self) -> frozenset[str]:
+        sources = {source for source, _ in self.table}
+        return frozenset(state for state in self.states if state not in sources)
+
+    def illegal(self) -> Iterator[tuple[str, str]]:
+        """Every (state, trigger) pair the machine refuses: what the tests walk through."""
+        for state in self.states:
+            for trigger in self.triggers:
+                if (state, trigger) not in self.table:
+                    yield state, trigger
+
+
+RUN = Lifecycle.declare(
+    "run",
+    states=("pending", "running", "paused", "succeeded", "failed", "canceled"),
+    initial="pending",
+    edges=(
+        ("start", "pending", "running"),
+        ("pause", "running", "paused"),
+        ("resume", "paused", "running"),
+        ("succeed", "running", "succeeded"),
+        ("fail", "running", "failed"),
+        ("cancel", ("pending", "running", "paused"), "canceled"),
+    ),
+)
+
+TASK = Lifecycle.declare(
+    "task",
+    states=(
+        "pending",
+        "ready",
+        "running",
+        "retrying",
+        "succeeded",
+        "failed",
+        "skipped",
+        "canceled",
+    ),
+    initial="pending",
+    edges=(
+        ("release", ("pending", "retrying"), "ready"),  # dependencies met / backoff over
+        ("start", "ready", "running"),
+        ("succeed", "running", "succeeded"),
+        ("fail", "running", "failed"),
+        ("retry", "running", "retrying"),  # failed attempt, attempts left: wait, then release
+        ("requeue", "running", "ready"),  # attempt interrupted (crash, Ctrl-C): run it again
+        ("skip", ("pending", "ready"), "skipped"),  # an upstream task failed
+        ("cancel", ("pending", "ready", "running", "retrying"), "canceled"),
+    ),
+)
+
+ATTEMPT = Lifecycle.declare(
+    "attempt",
+    states=("running", "succeeded", "failed", "timed_out", "interrupted", "canceled"),
+    initial="running",
+    edges=(
+        ("succeed", "running", "succeeded"),
+        ("fail", "running", "failed"),
+        ("time_out", "running", "timed_out"),
+        ("interrupt", "running", "interrupted"),
+        ("cancel", "running", "canceled"),
+    ),
+)
+
+LIFECYCLES = {machine.name: machine for machine in (RUN, TASK, ATTEMPT)}

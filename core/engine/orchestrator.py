@@ -1,0 +1,617 @@
+"""The orchestrator: drives one run's tasks to the end on a pool of workers.
+
+One thread (the caller's) owns the run: it decides what starts, records every change in the
+ledger, and hands jobs to worker threads only after the dispatch is committed. Per task that is
+two transactions (start; outcome and its consequences), batched when many tasks start or end
+together. The in-memory picture (ready heap, retry timers, dependency counters) is rebuilt from
+the ledger on start, which is all resume needs.
+
+Stopping:
+- SIGINT/SIGTERM (Ctrl-C): no new attempts; running ones are stopped (their process groups get
+  SIGTERM, then SIGKILL after a grace period), recorded ``interrupted``, their tasks requeued,
+  and the run ``paused``, ready for ``uet resume``. A second signal stops waiting at once.
+- ``uet cancel`` from another process marks the run ``canceled`` in the ledger; the
+  orchestrator notices within ``poll_seconds`` and cancels what is left.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from core import clock
+from core.engine.execution.call import run_call
+from core.engine.execution.command import ProcessTable, run_command
+from core.engine.execution.outcome import Outcome
+from core.engine.lifecycle import TASK
+from core.engine.planning import PlanNode, plan
+from core.engine.recorder import Changes, Recorder
+from core.engine.retry import backoff_delay
+from core.engine.workers import Job, WorkerPool
+from core.errors import ConcurrentUpdate, RunNotFound
+from core.ids import new_id
+from core.state import AttemptRow, Ledger, RunRow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LOG_MAX_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    parallel: int | None = None  # worker threads; default: CPU count
+    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES  # per stream, per attempt
+    kill_grace_seconds: float = 3.0  # SIGTERM -> SIGKILL
+    handle_signals: bool = True  # install SIGINT/SIGTERM handlers (main thread only)
+    poll_seconds: float = 0.5  # how often to look for an outside cancel
+    heartbeat_seconds: float = 2.0
+
+    @property
+    def workers(self) -> int:
+        return max(1, self.parallel or os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    state: str
+    reason: str | None
+    counts: Mapping[str, int]
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "succeeded"
+
+
+@dataclass(eq=False, slots=True)
+class _Task:
+    id: str
+    workstream: str
+    seq: int
+    state: str
+    priority: int
+    request: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    depends_on: tuple[str, ...]
+    dependents: list[_Task] = field(default_factory=list)
+    waiting: int = 0  # dependencies not yet satisfied
+    rank: float = 0.0  # heaviest path to a sink: long chains start first
+
+    def heap_key(self) -> tuple[int, float, int]:
+        return (-self.priority, -self.rank, self.seq)
+
+
+@dataclass(eq=False, slots=True)
+class _Active:
+    task: _Task
+    attempt_id: str
+    attempt_no: int
+    deadline: float | None  # call tasks: the orchestrator enforces their timeout
+
+
+_ATTEMPT_TRIGGER = {"succeeded": "succeed", "failed": "fail", "timed_out": "time_out"}
+
+
+class Orchestrator:
+    def __init__(
+        self, ledger: Ledger, run_id: str, options: RunOptions, recorder: Recorder
+    ) -> None:
+        self.ledger = ledger
+        self.run_id = run_id
+        self.options = options
+        self.recorder = recorder
+        self.width = options.workers
+        self.host = socket.gethostname()
+        self.worker_id = f"{self.host}/{os.getpid()}"
+        self.processes = ProcessTable()
+        self.logs_dir = ledger.artifacts_dir / "logs" / run_id
+        self._env = dict(os.environ)
+        self._tasks: dict[str, _Task] = {}
+        self._policy: dict[str, str] = {}
+        self._limit: dict[str, int | None] = {}
+        self._running_in: Counter[str] = Counter()
+        self._ready: list[tuple[tuple[int, float, int], _Task]] = []
+        self._timers: list[tuple[float, int, _Task]] = []
+        self._active: dict[str, _Active] = {}
+        self._halt_reason: str | None = None  # fail_fast: start nothing more
+        self._signal: str | None = None
+        self._canceled = False
+        self._next_poll = 0.0
+        self._next_heartbeat = 0.0
+
+    # -- public ----------------------------------------------------------------------------------
+
+    def execute(self) -> RunResult:
+        """Run the run to its end (or until stopped) and report how it ended."""
+        run = self._load()
+        pool = WorkerPool(self.width, self._run_job)
+        try:
+            with self._signals():
+                with self.recorder.transaction() as ch:
+                    self._claim(ch, run["state"])
+                    self._settle_pending(ch)
+                return self._loop(pool)
+        finally:
+            pool.close()
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _load(self) -> RunRow:
+        run = self.ledger.get_run(self.run_id)
+        if run is None:
+            raise RunNotFound(self.run_id)
+        for ws in run["workstreams"]:
+            self._policy[ws["workstream_id"]] = ws.get("on_task_failure") or "skip_dependents"
+            self._limit[ws["workstream_id"]] = ws.get("max_parallel")
+        for row in self.ledger.list_tasks(self.run_id):
+            request = row["request"]
+            self._tasks[row["task_id"]] = _Task(
+                id=row["task_id"],
+                workstream=row["workstream_id"],
+                seq=row["seq"],
+                state=row["state"],
+                priority=row["priority"],
+                request=request,
+                attempts=row["attempts"],
+                max_attempts=row["max_attempts"],
+                depends_on=tuple(request["depends_on"]),
+            )
+            if row["state"] == "retrying":
+                self._schedule_retry(self._tasks[row["task_id"]], row["not_before"])
+        for task in self._tasks.values():
+            for dep in task.depends_on:
+                self._tasks[dep].dependents.append(task)
+        nodes = [
+            PlanNode(t.id, t.depends_on, float(t.request.get("estimate_seconds", 1.0)), t.priority)
+            for t in self._tasks.values()
+        ]
+        for task_id, rank in plan(nodes).rank.items():
+            self._tasks[task_id].rank = rank
+        for task in self._tasks.values():
+            if task.state == "ready":
+                self._push_ready(task)
+        return run
+
+    def _claim(self, ch: Changes, state: str) -> None:
+        owner: dict[str, Any] = {
+            "owner_host": self.host,
+            "owner_pid": os.getpid(),
+            "heartbeat_at": ch.now,
+        }
+        if state == "pending":
+            ch.run(self.run_id, state, "start", started_at=ch.now, **owner)
+        elif state == "paused":
+            ch.run(self.run_id, state, "resume", reason="resumed", **owner)
+        elif not ch.txn.update_run(self.run_id, state, **owner):
+            raise ConcurrentUpdate("run", self.run_id, state)
+
+    def _settle_pending(self, ch: Changes) -> None:
+        """Release pending tasks whose dependencies are met; skip those that can never run."""
+        for task in sorted(self._tasks.values(), key=lambda t: t.seq):
+            if task.state != "pending":
+                continue
+            waiting = 0
+            for dep in task.depends_on:
+                state = self._tasks[dep].state
+                if state == "succeeded" or (state == "failed" and self._continues(dep)):
+                    continue
+                if state in ("failed", "skipped", "canceled"):
+                    self._skip_downstream(ch, self._tasks[dep], f"upstream task {dep!r} {state}")
+                    break
+                waiting += 1
+            else:
+                task.waiting = waiting
+                if waiting == 0:
+                    self._release(ch, task)
+
+    def _continues(self, task_id: str) -> bool:
+        return self._policy[self._tasks[task_id].workstream] == "continue"
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _loop(self, pool: WorkerPool) -> RunResult:
+        while True:
+            if self._signal is not None:
+                return self._halt(pool, "interrupt")
+            if self._canceled:
+                return self._halt(pool, "cancel")
+            self._dispatch(pool)
+            if not self._active and not self._ready and not self._timers:
+                return self._finish(pool)
+            results = pool.collect(self._wait_time())
+            if results:
+                with self.recorder.transaction() as ch:
+                    for job, result in results:
+                        active = self._active.pop(job.attempt_id, None)
+                        if active is not None:  # None: an abandoned call finishing late
+                            self._apply(ch, active, _as_outcome(result))
+            self._expire_calls(pool)
+            self._tick()
+
+    def _wait_time(self) -> float:
+        now = time.monotonic()
+        wait = min(self._next_poll, self._next_heartbeat) - now
+        if self._timers:
+            wait = min(wait, self._timers[0][0] - now)
+        for active in self._active.values():
+            if active.deadline is not None:
+                wait = min(wait, active.deadline - now)
+        return max(0.0, min(wait, self.options.poll_seconds))
+
+    def _dispatch(self, pool: WorkerPool) -> None:
+        now = time.monotonic()
+        due: list[_Task] = []
+        while self._timers and self._timers[0][0] <= now and self._halt_reason is None:
+            due.append(heapq.heappop(self._timers)[2])
+        for task in due:
+            self._push_ready(task)
+        picked: list[_Task] = []
+        deferred: list[tuple[tuple[int, float, int], _Task]] = []
+        slots = self.width - len(self._active)
+        while slots > 0 and self._ready:
+            entry = heapq.heappop(self._ready)
+            task = entry[1]
+            if task.state not in ("ready", "retrying"):
+                continue  # skipped or canceled while queued
+            limit = self._limit.get(task.workstream)
+            if limit is not None and self._running_in[task.workstream] >= limit:
+                deferred.append(entry)
+                continue
+            picked.append(task)
+            self._running_in[task.workstream] += 1
+            slots -= 1
+        for entry in deferred:
+            heapq.heappush(self._ready, entry)
+        if not due and not picked:
+            return
+        started: list[_Active] = []
+        with self.recorder.transaction() as ch:
+            for task in due:
+                if task.state == "retrying":
+                    self._transition(ch, task, "release", not_before=None)
+            for task in picked:
+                started.append(self._start(ch, task))
+        for active in started:
+            pool.submit(Job(active.attempt_id, active))
+
+    def _start(self, ch: Changes, task: _Task) -> _Active:
+        attempt_no = task.attempts + 1
+        attempt_id = new_id()
+        first = {"started_at": ch.now} if task.attempts == 0 else {}
+        self._transition(ch, task, "start", attempts=attempt_no, **first)
+        task.attempts = attempt_no
+        request = task.request
+        ch.new_attempt(
+            _attempt_row(
+                self.run_id, task.id, attempt_id, attempt_no, request, self.worker_id, ch.now
+            )
+        )
+        timeout = request.get("timeout_seconds")
+        deadline = None
+        if request["action"] == "call" and timeout:
+            deadline = time.monotonic() + float(timeout)
+        active = _Active(task, attempt_id, attempt_no, deadline)
+        self._active[attempt_id] = active
+        return active
+
+    # -- executing (worker threads) ------------------------------------------------------------
+
+    def _run_job(self, job: Job) -> Outcome:
+        active: _Active = job.payload
+        request = active.task.request
+        stem = self.logs_dir / f"{active.task.id}.{active.attempt_no}"
+        stderr_path = Path(f"{stem}.stderr.log")
+        if request["action"] == "call":
+            return run_call(
+                request["call"], request["params"] or {}, request["python_path"], stderr_path
+            )
+        env = {
+            **self._env,
+            **request["env"],
+            "UET_RUN_ID": self.run_id,
+            "UET_TASK_ID": active.task.id,
+            "UET_ATTEMPT": str(active.attempt_no),
+            "UET_ATTEMPT_ID": active.attempt_id,
+        }
+        return run_command(
+            request["argv"],
+            cwd=request["cwd"],
+            env=env,
+            timeout=request.get("timeout_seconds"),
+            stdout_path=Path(f"{stem}.stdout.log"),
+            stderr_path=stderr_path,
+            cap=self.options.log_max_bytes,
+            processes=self.processes,
+            key=active.attempt_id,
+            kill_grace=self.options.kill_grace_seconds,
+        )
+
+    # -- recording outcomes --------------------------------------------------------------------
+
+    def _apply(self, ch: Changes, active: _Active, outcome: Outcome) -> None:
+        task = active.task
+        self._running_in[task.workstream] -= 1
+        ch.attempt(
+            self.run_id,
+            task.id,
+            active.attempt_id,
+            "running",
+            _ATTEMPT_TRIGGER[outcome.state],
+            payload={
+                "attempt_no": active.attempt_no,
+                "exit_code": outcome.exit_code,
+                "duration_seconds": round(outcome.duration_seconds, 6),
+            },
+            **_outcome_fields(outcome, ch.now),
+        )
+        if outcome.succeeded:
+            self._transition(ch, task, "succeed", output=outcome.output, finished_at=ch.now)
+            self._unblock(ch, task)
+            return
+        if outcome.retryable and task.attempts < task.max_attempts and self._halt_reason is None:
+            delay = backoff_delay(task.attempts, task.request["retry"])
+            not_before = _wall_after(delay)
+            self._transition(
+                ch,
+                task,
+                "retry",
+                reason=outcome.error,
+                payload={"delay_seconds": round(delay, 3), "next_attempt": task.attempts + 1},
+                not_before=not_before,
+            )
+            heapq.heappush(self._timers, (time.monotonic() + delay, task.seq, task))
+            return
+        self._transition(ch, task, "fail", reason=outcome.error, finished_at=ch.now)
+        self._after_failure(ch, task)
+
+    def _after_failure(self, ch: Changes, task: _Task) -> None:
+        policy = self._policy[task.workstream]
+        if policy == "continue":
+            self._unblock(ch, task)
+        elif policy == "fail_fast":
+            self._halt_reason = f"task {task.id!r} failed and its workstream fails fast"
+            for other in self._tasks.values():
+                if other.state in ("pending", "ready", "retrying"):
+                    self._transition(ch, other, "cancel", reason=self._halt_reason)
+            self._ready.clear()
+            self._timers.clear()
+        else:
+            self._skip_downstream(ch, task, f"upstream task {task.id!r} failed")
+
+    def _unblock(self, ch: Changes, task: _Task) -> None:
+        for dependent in task.dependents:
+            dependent.waiting -= 1
+            if dependent.waiting == 0 and dependent.state == "pending":
+                self._release(ch, dependent)
+
+    def _skip_downstream(self, ch: Changes, root: _Task, reason: str) -> None:
+        stack = list(root.dependents)
+        while stack:
+            task = stack.pop()
+            if TASK.can(task.state, "skip"):
+                self._transition(ch, task, "skip", reason=reason)
+                stack.extend(task.dependents)
+
+    def _release(self, ch: Changes, task: _Task) -> None:
+        self._transition(ch, task, "release")
+        self._push_ready(task)
+
+    def _transition(self, ch: Changes, task: _Task, trigger: str, **fields: Any) -> None:
+        task.state = ch.task(self.run_id, task.id, task.state, trigger, **fields)
+
+    def _push_ready(self, task: _Task) -> None:
+        heapq.heappush(self._ready, (task.heap_key(), task))
+
+    def _schedule_retry(self, task: _Task, not_before: str | None) -> None:
+        delay = 0.0
+        if not_before:
+            delay = max(0.0, (clock.parse(not_before) - clock.parse(clock.now())).total_seconds())
+        heapq.heappush(self._timers, (time.monotonic() + delay, task.seq, task))
+
+    def _expire_calls(self, pool: WorkerPool) -> None:
+        now = time.monotonic()
+        expired = [a for a in self._active.values() if a.deadline is not None and now >= a.deadline]
+        if not expired:
+            return
+        with self.recorder.transaction() as ch:
+            for active in expired:
+                del self._active[active.attempt_id]
+                pool.replace_stuck_worker()
+                timeout = float(active.task.request["timeout_seconds"])
+                error = (
+                    f"timed out after {timeout:g}s (a call cannot be killed: it runs on until it "
+                    "returns, and its result is discarded)"
+                )
+                self._apply(
+                    ch, active, Outcome(state="timed_out", duration_seconds=timeout, error=error)
+                )
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + self.options.heartbeat_seconds
+            with self.ledger.transaction() as txn:
+                alive = txn.update_run(self.run_id, "running", heartbeat_at=clock.now())
+            if not alive:
+                self._next_poll = now  # someone changed the run: look now
+        if now >= self._next_poll:
+            self._next_poll = now + self.options.poll_seconds
+            run = self.ledger.get_run(self.run_id)
+            if run is not None and run["state"] == "canceled":
+                self._canceled = True
+
+    # -- ending --------------------------------------------------------------------------------
+
+    def _finish(self, pool: WorkerPool) -> RunResult:
+        failed = [t.id for t in self._tasks.values() if t.state == "failed"]
+        try:
+            with self.recorder.transaction() as ch:
+                for task in self._tasks.values():
+                    if task.state not in TASK.final_states:  # defensive: nothing should be left
+                        self._transition(ch, task, "cancel", reason="never became ready")
+                end: dict[str, Any] = {"finished_at": ch.now, "owner_pid": None, "owner_host": None}
+                if failed:
+                    shown = ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
+                    reason = f"{len(failed)} task(s) failed: {shown}"
+                    ch.run(self.run_id, "running", "fail", reason=reason, **end)
+                    return self._result("failed", reason)
+                ch.run(self.run_id, "running", "succeed", **end)
+                return self._result("succeeded", None)
+        except ConcurrentUpdate:
+            self._canceled = True  # canceled from outside in the meantime
+            return self._halt(pool, "cancel")
+
+    def _halt(self, pool: WorkerPool, mode: str) -> RunResult:
+        """Stop running attempts; record them interrupted (mode interrupt) or canceled."""
+        grace = self.options.kill_grace_seconds
+        if self._active:
+            self.processes.signal_all(signal.SIGTERM)
+        returned: list[tuple[_Active, Outcome]] = []
+        kill_at = time.monotonic() + grace
+        give_up = kill_at + grace
+        while self._active and time.monotonic() < give_up:
+            if time.monotonic() >= kill_at:
+                self.processes.signal_all(signal.SIGKILL)
+                kill_at = give_up
+            for job, result in pool.collect(0.1):
+                active = self._active.pop(job.attempt_id, None)
+                if active is not None:
+                    returned.append((active, _as_outcome(result)))
+        leftovers = [(a, None) for a in self._active.values()]  # calls that would not stop
+        self._active.clear()
+        trigger = "interrupt" if mode == "interrupt" else "cancel"
+        why = f"interrupted by {self._signal}" if mode == "interrupt" else "run canceled"
+        with self.recorder.transaction() as ch:
+            for active, outcome in [*returned, *leftovers]:
+                if outcome is not None and outcome.succeeded:
+                    self._apply(ch, active, outcome)  # it finished: keep the work
+                    continue
+                fields = _outcome_fields(outcome, ch.now) if outcome else {"finished_at": ch.now}
+                fields["error"] = why
+                ch.attempt(
+                    self.run_id, active.task.id, active.attempt_id, "running", trigger, **fields
+                )
+                self._running_in[active.task.workstream] -= 1
+                self._transition(
+                    ch, active.task, "requeue" if mode == "interrupt" else "cancel", reason=why
+                )
+            end: dict[str, Any] = {"owner_pid": None, "owner_host": None}
+            if mode == "interrupt":
+                reason = f"{why}; continue with `uet resume {self.run_id}`"
+                ch.run(self.run_id, "running", "pause", reason=reason, **end)
+                return self._result("paused", reason)
+            for task in self._tasks.values():
+                if TASK.can(task.state, "cancel"):
+                    self._transition(ch, task, "cancel", reason=why)
+            ch.txn.update_run(self.run_id, "canceled", finished_at=ch.now, **end)
+            run = self.ledger.get_run(self.run_id)
+            return self._result("canceled", run["state_reason"] if run else why)
+
+    def _result(self, state: str, reason: str | None) -> RunResult:
+        counts = Counter(task.state for task in self._tasks.values())
+        return RunResult(self.run_id, state, reason, dict(counts))
+
+    @contextmanager
+    def _signals(self) -> Iterator[None]:
+        if (
+            not self.options.handle_signals
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            yield
+            return
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            if self._signal is not None:
+                raise KeyboardInterrupt  # second signal: stop waiting for attempts to end
+            self._signal = signal.Signals(signum).name
+            log.warning("%s received: stopping run %s", self._signal, self.run_id)
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _as_outcome(result: Outcome | BaseException) -> Outcome:
+    if isinstance(result, Outcome):
+        return result
+    return Outcome(state="failed", duration_seconds=0.0, error=f"internal error: {result!r}")
+
+
+def _wall_after(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _attempt_row(
+    run_id: str,
+    task_id: str,
+    attempt_id: str,
+    attempt_no: int,
+    request: dict[str, Any],
+    worker_id: str,
+    now: str,
+) -> AttemptRow:
+    return {
+        "attempt_id": attempt_id,
+        "run_id": run_id,
+        "task_id": task_id,
+        "attempt_no": attempt_no,
+        "state": "running",
+        "action": request["action"],
+        "worker_id": worker_id,
+        "tool": request.get("tool"),
+        "argv": request.get("argv"),
+        "call": request.get("call"),
+        "cwd": request.get("cwd"),
+        "worktree": None,
+        "exit_code": None,
+        "error": None,
+        "retryable": None,
+        "output": None,
+        "stdout_path": None,
+        "stdout_bytes": None,
+        "stdout_truncated": None,
+        "stderr_path": None,
+        "stderr_bytes": None,
+        "stderr_truncated": None,
+        "started_at": now,
+        "finished_at": None,
+        "duration_seconds": None,
+    }
+
+
+def _outcome_fields(outcome: Outcome, now: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "exit_code": outcome.exit_code,
+        "error": outcome.error,
+        "retryable": outcome.retryable,
+        "output": outcome.output,
+        "finished_at": now,
+        "duration_seconds": round(outcome.duration_seconds, 6),
+    }
+    for name in ("stdout", "stderr"):
+        log_file = getattr(outcome, name)
+        if log_file is not None:
+            fields[f"{name}_path"] = log_file.path
+            fields[f"{name}_bytes"] = log_file.bytes
+            fields[f"{name}_truncated"] = log_file.truncated
+    return fields

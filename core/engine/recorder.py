@@ -1,0 +1,146 @@
+"""Writing lifecycle transitions: the state change and its event, in one transaction.
+
+Every change of state in UET goes through :class:`Changes`: it asks the lifecycle where the
+trigger leads (refusing illegal edges before anything is written), updates the record only if it
+is still in the state the caller saw (else :class:`ConcurrentUpdate` rolls the whole transaction
+back), and queues the ``<machine>.<new state>`` event, appended in the same transaction.
+The bus hears about the events once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from core import clock
+from core.engine.events import EventBus, make_event
+from core.engine.lifecycle import ATTEMPT, RUN, TASK
+from core.errors import ConcurrentUpdate
+from core.state import AttemptRow, EventRow, Ledger, LedgerTxn, RunRow, TaskRow
+
+
+class Changes:
+    """The writes of one transaction, with their events."""
+
+    def __init__(self, txn: LedgerTxn) -> None:
+        self.txn = txn
+        self.now = clock.now()
+        self.events: list[EventRow] = []
+
+    def event(self, kind: str, **fields: Any) -> None:
+        self.events.append(make_event(kind, ts=self.now, **fields))
+
+    # -- creation ------------------------------------------------------------------------------
+
+    def new_run(self, run: RunRow, bundle_text: str, tasks: Sequence[TaskRow]) -> None:
+        self.txn.insert_run(run, bundle_text)
+        self.txn.insert_tasks(tasks)
+        self.event(
+            "run.pending",
+            run_id=run["run_id"],
+            payload={"tasks": len(tasks), "bundle": run["bundle_path"]},
+        )
+
+    def new_attempt(self, attempt: AttemptRow) -> None:
+        self.txn.insert_attempt(attempt)
+        self.event(
+            "attempt.running",
+            run_id=attempt["run_id"],
+            task_id=attempt["task_id"],
+            attempt_id=attempt["attempt_id"],
+            payload={"attempt_no": attempt["attempt_no"]},
+        )
+
+    # -- transitions ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        run_id: str,
+        state: str,
+        trigger: str,
+        *,
+        reason: str | None = None,
+        payload: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> str:
+        dest = RUN.next(state, trigger, run_id)
+        if not self.txn.update_run(
+            run_id, state, state=dest, state_reason=reason, updated_at=self.now, **fields
+        ):
+            raise ConcurrentUpdate("run", run_id, state)
+        self.event(f"run.{dest}", run_id=run_id, payload=_payload(state, reason, payload))
+        return dest
+
+    def task(
+        self,
+        run_id: str,
+        task_id: str,
+        state: str,
+        trigger: str,
+        *,
+        reason: str | None = None,
+        payload: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> str:
+        dest = TASK.next(state, trigger, task_id)
+        if not self.txn.update_task(
+            run_id, task_id, state, state=dest, state_reason=reason, updated_at=self.now, **fields
+        ):
+            raise ConcurrentUpdate("task", f"{run_id}/{task_id}", state)
+        self.event(
+            f"task.{dest}",
+            run_id=run_id,
+            task_id=task_id,
+            payload=_payload(state, reason, payload),
+        )
+        return dest
+
+    def attempt(
+        self,
+        run_id: str,
+        task_id: str,
+        attempt_id: str,
+        state: str,
+        trigger: str,
+        *,
+        payload: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> str:
+        dest = ATTEMPT.next(state, trigger, attempt_id)
+        if not self.txn.update_attempt(attempt_id, state, state=dest, **fields):
+            raise ConcurrentUpdate("attempt", attempt_id, state)
+        self.event(
+            f"attempt.{dest}",
+            run_id=run_id,
+            task_id=task_id,
+            attempt_id=attempt_id,
+            payload=_payload(state, fields.get("error"), payload),
+        )
+        return dest
+
+
+def _payload(previous: str, reason: str | None, extra: dict[str, Any] | None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"from": previous}
+    if reason:
+        payload["reason"] = reason
+    if extra:
+        payload.update(extra)
+    return payload
+
+
+class Recorder:
+    """Opens transactions on a ledger and publishes their events once committed."""
+
+    def __init__(self, ledger: Ledger, bus: EventBus | None = None) -> None:
+        self.ledger = ledger
+        self.bus = bus or EventBus()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Changes]:
+        with self.ledger.transaction() as txn:
+            changes = Changes(txn)
+            yield changes
+            if changes.events:
+                txn.append_events(changes.events)
+        self.bus.publish(changes.events)

@@ -1,0 +1,121 @@
+"""Picking a run up again after the process executing it stopped (crash, kill -9, power loss).
+
+The ledger says what was committed; anything it shows ``running`` was in flight when the owner
+died. Those attempts become ``interrupted`` and their tasks are requeued, in one transaction.
+Tasks recorded ``succeeded`` are never touched, so they never run again.
+
+Before that, two safety checks: the run's owner must really be gone (a live owner would run the
+same tasks twice), and tool processes the dead owner left behind are killed, so an old attempt
+cannot keep writing while its replacement runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core import clock
+from core.engine.recorder import Recorder
+from core.state import RunRow
+
+log = logging.getLogger(__name__)
+
+STALE_HEARTBEAT_SECONDS = 30.0
+
+
+def owner_alive(run: RunRow) -> bool:
+    """Whether the process recorded as executing ``run`` still seems to be doing so."""
+    pid, host, heartbeat = run["owner_pid"], run["owner_host"], run["heartbeat_at"]
+    if pid is None:
+        return False
+    fresh = (
+        heartbeat is not None
+        and (datetime.now(UTC) - clock.parse(heartbeat)).total_seconds() < STALE_HEARTBEAT_SECONDS
+    )
+    if host == socket.gethostname():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # exists, owned by someone else
+        return fresh  # a live pid with a stale heartbeat is a reused pid or a hung process
+    return fresh
+
+
+def kill_orphans(run_id: str, proc: Path = Path("/proc")) -> list[int]:
+    """Kill the process groups of tool processes started for ``run_id`` by a dead owner.
+
+    Attempts carry ``UET_RUN_ID`` in their environment; on Linux /proc shows it. Elsewhere this
+    finds nothing, and the orphans end when their own work (or timeout) does.
+    """
+    if not proc.is_dir():
+        return []
+    marker = f"UET_RUN_ID={run_id}".encode()
+    killed: list[int] = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            pid = int(entry.name)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+                killed.append(pid)
+    if killed:
+        log.warning("killed %d leftover tool process(es) of run %s", len(killed), run_id)
+    return killed
+
+
+def recover(recorder: Recorder, run: RunRow) -> int:
+    """Turn the in-flight attempts of a run whose owner died into ``interrupted``; requeue tasks.
+
+    Returns how many attempts were interrupted.
+    """
+    run_id = run["run_id"]
+    ledger = recorder.ledger
+    interrupted = 0
+    with recorder.transaction() as ch:
+        running = {a["task_id"]: a for a in ledger.list_attempts(run_id, state="running")}
+        for task in ledger.list_tasks(run_id):
+            if task["state"] != "running":
+                continue
+            attempt = running.pop(task["task_id"], None)
+            if attempt is not None:
+                ch.attempt(
+                    run_id,
+                    task["task_id"],
+                    attempt["attempt_id"],
+                    "running",
+                    "interrupt",
+                    error="interrupted: the process running it stopped",
+                    finished_at=ch.now,
+                )
+                interrupted += 1
+            ch.task(run_id, task["task_id"], "running", "requeue", reason="attempt interrupted")
+        for attempt in running.values():  # a running attempt of a task no longer running
+            ch.attempt(
+                run_id,
+                attempt["task_id"],
+                attempt["attempt_id"],
+                "running",
+                "interrupt",
+                error="interrupted: the process running it stopped",
+                finished_at=ch.now,
+            )
+            interrupted += 1
+        if run["state"] == "running":
+            ch.event(
+                "run.running",
+                run_id=run_id,
+                payload={"from": "running", "reason": "resumed after its process stopped"},
+            )
+    return interrupted

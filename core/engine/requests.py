@@ -1,0 +1,80 @@
+"""Resolving a task spec into an execution request (execution_request.v1).
+
+The request is what a worker executes and what the ledger keeps per task: workstream defaults
+applied (``env`` and ``retry`` merged key by key, the task winning), the working directory made
+absolute, the action named. Resume works from stored requests, never from the bundle file,
+which may have changed since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_ATTEMPTS = 1
+DEFAULT_RETRY: dict[str, Any] = {
+    "backoff_seconds": 1.0,
+    "max_backoff_seconds": 60.0,
+    "jitter": True,
+}
+_MERGED = ("env", "retry")  # dict-valued settings merged with the defaults, not replaced
+_INHERITED = ("priority", "timeout_seconds", "max_attempts", "cwd", "writes", "gates", "budget")
+
+
+def effective_spec(spec: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The task spec with its workstream's defaults filled in."""
+    merged = dict(spec)
+    for key in _INHERITED:
+        if key not in merged and key in defaults:
+            merged[key] = defaults[key]
+    for key in _MERGED:
+        if key in defaults or key in spec:
+            merged[key] = {**defaults.get(key, {}), **spec.get(key, {})}
+    return merged
+
+
+def action_of(spec: Mapping[str, Any]) -> str:
+    if "run" in spec:
+        return "command"
+    if "call" in spec:
+        return "call"
+    return "tool"
+
+
+def build_request(
+    spec: Mapping[str, Any],
+    workstream: Mapping[str, Any],
+    *,
+    run_id: str,
+    workdir: Path,
+    python_path: list[str],
+) -> dict[str, Any]:
+    task = effective_spec(spec, workstream.get("defaults", {}))
+    action = action_of(task)
+    return {
+        "schema_version": "execution_request.v1",
+        "run_id": run_id,
+        "task_id": task["task_id"],
+        "workstream_id": workstream["workstream_id"],
+        "action": action,
+        "argv": task.get("run"),
+        "call": task.get("call"),
+        "params": task.get("params", {}) if action == "call" else None,
+        "tool": task.get("tool"),
+        "kind": task.get("kind"),
+        "depends_on": list(task.get("depends_on", [])),
+        "priority": int(task.get("priority", 0)),
+        "timeout_seconds": task.get("timeout_seconds"),
+        "max_attempts": int(task.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+        "retry": {**DEFAULT_RETRY, **task.get("retry", {})},
+        "env": task.get("env", {}),
+        "cwd": str((workdir / task.get("cwd", ".")).resolve()),
+        "python_path": python_path,
+        "estimate_seconds": float(task.get("estimate_seconds", 1.0)),
+        "writes": bool(task.get("writes", False)),
+        "expect_change": bool(task.get("expect_change", False)),
+        "gates": list(task.get("gates", [])),
+        "budget": task.get("budget"),
+        "routing": None,
+    }

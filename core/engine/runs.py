@@ -1,0 +1,212 @@
+"""The library API for runs: create one from a bundle, execute, resume, cancel, find.
+
+The CLI is a thin layer over these functions; everything a command does can be done from
+Python with the same guarantees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from core import clock
+from core.engine.bundle import Bundle
+from core.engine.events import EventBus
+from core.engine.lifecycle import RUN, TASK
+from core.engine.orchestrator import Orchestrator, RunOptions, RunResult
+from core.engine.recorder import Recorder
+from core.engine.recovery import kill_orphans, owner_alive, recover
+from core.engine.requests import build_request
+from core.errors import RunFinished, RunNotFound, RunNotResumable, RunOwned
+from core.ids import new_id
+from core.state import Ledger, RunRow, TaskRow
+
+RESUMABLE = frozenset({"pending", "running", "paused"})
+
+
+def create_run(
+    ledger: Ledger,
+    bundle: Bundle,
+    options: RunOptions | None = None,
+    *,
+    workdir: Path | None = None,
+    bus: EventBus | None = None,
+) -> str:
+    """Record a new run of ``bundle`` (state pending, every task pending); return its id."""
+    options = options or RunOptions()
+    run_id = new_id()
+    workdir = (workdir or Path.cwd()).resolve()
+    python_path = [str(bundle.base_dir)]
+    by_id = {ws["workstream_id"]: ws for ws in bundle.workstreams}
+    now = clock.now()
+    tasks: list[TaskRow] = []
+    for entry in bundle.tasks:
+        request = build_request(
+            entry.spec,
+            by_id[entry.workstream_id],
+            run_id=run_id,
+            workdir=workdir,
+            python_path=python_path,
+        )
+        tasks.append(
+            {
+                "run_id": run_id,
+                "task_id": request["task_id"],
+                "workstream_id": entry.workstream_id,
+                "seq": entry.seq,
+                "state": TASK.initial,
+                "state_reason": None,
+                "priority": request["priority"],
+                "attempts": 0,
+                "max_attempts": request["max_attempts"],
+                "request": request,
+                "output": None,
+                "not_before": None,
+                "created_at": now,
+                "started_at": None,
+                "finished_at": None,
+                "updated_at": now,
+            }
+        )
+    run: RunRow = {
+        "run_id": run_id,
+        "name": bundle.name,
+        "state": RUN.initial,
+        "state_reason": None,
+        "bundle_path": str(bundle.path) if bundle.path else None,
+        "bundle_sha256": bundle.sha256,
+        "workstreams": [
+            {
+                "workstream_id": ws["workstream_id"],
+                "max_parallel": ws.get("concurrency", {}).get("max_parallel"),
+                "on_task_failure": ws.get("error_handling", {}).get(
+                    "on_task_failure", "skip_dependents"
+                ),
+            }
+            for ws in bundle.workstreams
+        ],
+        "workdir": str(workdir),
+        "repo": None,
+        "base_commit": None,
+        "integration_branch": None,
+        "parallel": options.workers,
+        "budget": None,
+        "owner_host": None,
+        "owner_pid": None,
+        "heartbeat_at": None,
+        "created_at": now,
+        "started_at": None,
+        "finished_at": None,
+        "updated_at": now,
+    }
+    with Recorder(ledger, bus).transaction() as ch:
+        ch.new_run(run, bundle.text, tasks)
+    return run_id
+
+
+def execute_run(
+    ledger: Ledger, run_id: str, options: RunOptions | None = None, *, bus: EventBus | None = None
+) -> RunResult:
+    """Drive a pending (or recovered) run to its end."""
+    return Orchestrator(ledger, run_id, options or RunOptions(), Recorder(ledger, bus)).execute()
+
+
+def run_bundle(
+    ledger: Ledger,
+    bundle: Bundle,
+    options: RunOptions | None = None,
+    *,
+    bus: EventBus | None = None,
+) -> RunResult:
+    """Create a run of ``bundle`` and execute it."""
+    run_id = create_run(ledger, bundle, options, bus=bus)
+    return execute_run(ledger, run_id, options, bus=bus)
+
+
+def resume_run(
+    ledger: Ledger,
+    run_id: str,
+    options: RunOptions | None = None,
+    *,
+    bus: EventBus | None = None,
+    force: bool = False,
+) -> RunResult:
+    """Continue a run whose process stopped: interrupted attempts run again, succeeded never."""
+    run = get_run(ledger, run_id)
+    if run["state"] not in RESUMABLE:
+        raise RunNotResumable(run_id, run["state"])
+    if not force and owner_alive(run):
+        raise RunOwned(run_id, run["owner_host"] or "?", run["owner_pid"] or 0)
+    recorder = Recorder(ledger, bus)
+    if run["owner_pid"] is not None:
+        kill_orphans(run_id)
+    recover(recorder, run)
+    base = options or RunOptions()
+    effective = replace(base, parallel=base.parallel or run["parallel"])
+    return Orchestrator(ledger, run_id, effective, recorder).execute()
+
+
+def cancel_run(
+    ledger: Ledger, run_id: str, reason: str = "canceled by user", *, bus: EventBus | None = None
+) -> RunRow:
+    """Cancel a run. A live owner stops its attempts itself; otherwise do it here."""
+    run = get_run(ledger, run_id)
+    if not RUN.can(run["state"], "cancel"):
+        raise RunFinished(run_id, run["state"])
+    live = owner_alive(run)
+    recorder = Recorder(ledger, bus)
+    with recorder.transaction() as ch:
+        ch.run(run_id, run["state"], "cancel", reason=reason, finished_at=ch.now)
+        if not live:
+            for attempt in ledger.list_attempts(run_id, state="running"):
+                ch.attempt(
+                    run_id,
+                    attempt["task_id"],
+                    attempt["attempt_id"],
+                    "running",
+                    "cancel",
+                    error=reason,
+                    finished_at=ch.now,
+                )
+            for task in ledger.list_tasks(run_id):
+                if TASK.can(task["state"], "cancel"):
+                    ch.task(run_id, task["task_id"], task["state"], "cancel", reason=reason)
+            ch.txn.update_run(run_id, "canceled", owner_pid=None, owner_host=None)
+    if not live and run["owner_pid"] is not None:
+        kill_orphans(run_id)
+    return get_run(ledger, run_id)
+
+
+def get_run(ledger: Ledger, run_id: str) -> RunRow:
+    run = ledger.get_run(run_id)
+    if run is None:
+        raise RunNotFound(run_id)
+    return run
+
+
+def resolve_run_id(ledger: Ledger, ref: str | None) -> str:
+    """A full run id from a prefix (as `git` does for commits), or the latest run when None."""
+    if ref is None or ref == "latest":
+        latest = ledger.latest_run_id()
+        if latest is None:
+            raise RunNotFound(ref or "latest")
+        return latest
+    matches = ledger.find_run_ids(ref)
+    if ref.upper() in matches:
+        return ref.upper()
+    if len(matches) == 1:
+        return matches[0]
+    raise RunNotFound(ref, matches if len(matches) > 1 else ())
+
+
+__all__ = [
+    "RunOptions",
+    "RunResult",
+    "cancel_run",
+    "create_run",
+    "execute_run",
+    "get_run",
+    "resolve_run_id",
+    "resume_run",
+    "run_bundle",
+]

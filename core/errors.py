@@ -1,0 +1,343 @@
+"""One exception hierarchy for UET.
+
+Every error carries a stable ``code`` (for scripts and docs) and the process ``exit_code`` the
+CLI maps it to: 2 for invalid input, 1 for everything else. Each subclass takes the ids involved
+and builds its own message, and pickles back to an equal error (``__reduce__`` replays the
+constructor arguments), so errors can cross process boundaries.
+
+Control-flow signals (a run asked to stop, for instance) are not errors and do not live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem found in a document: where (a JSON path such as ``$.tasks[2].run``) and what."""
+
+    path: str
+    message: str
+    source: str = ""  # the file the document came from, when there is one
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}{self.path}: {self.message}"
+
+
+class UetError(Exception):
+    """Base class of every error UET raises on purpose."""
+
+    code = "UET000"
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.message,))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- invalid input (exit 2) -------------------------------------------------------------------
+
+
+class InvalidInput(UetError):
+    """The user gave UET something it cannot accept; nothing was written."""
+
+    code = "UET100"
+    exit_code = EXIT_INVALID
+
+
+class DocumentInvalid(InvalidInput):
+    """A document (bundle, config) failed validation; ``issues`` lists every problem, ranked."""
+
+    code = "UET101"
+
+    def __init__(self, source: str, issues: Sequence[Issue]) -> None:
+        self.source = source
+        self.issues = tuple(issues)
+        count = len(self.issues)
+        noun = "problem" if count == 1 else "problems"
+        lines = [f"{source}: {count} {noun}"]
+        lines += [f"  {issue.path}: {issue.message}" for issue in self.issues]
+        super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.source, self.issues))
+
+
+class UnknownSchema(InvalidInput):
+    code = "UET102"
+
+    def __init__(self, name: str, known: Sequence[str] = ()) -> None:
+        self.name = name
+        self.known = tuple(known)
+        hint = f" (known: {', '.join(self.known)})" if self.known else ""
+        super().__init__(f"unknown schema {name!r}{hint}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.name, self.known))
+
+
+class DependencyCycle(InvalidInput):
+    """The task graph has a cycle; ``cycle`` names it, first node repeated at the end."""
+
+    code = "UET103"
+
+    def __init__(self, cycle: Sequence[str]) -> None:
+        self.cycle = tuple(cycle)
+        super().__init__(f"dependency cycle: {' -> '.join(self.cycle)}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.cycle,))
+
+
+class UnknownDependency(InvalidInput):
+    code = "UET104"
+
+    def __init__(self, task_id: str, dependency: str) -> None:
+        self.task_id = task_id
+        self.dependency = dependency
+        super().__init__(f"task {task_id!r} depends on unknown task {dependency!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.task_id, self.dependency))
+
+
+class InvalidLedgerURL(InvalidInput):
+    code = "UET105"
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"invalid ledger URL {url!r}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.url, self.reason))
+
+
+# --- not found (exit 1) -----------------------------------------------------------------------
+
+
+class NotFound(UetError):
+    code = "UET200"
+
+
+class RunNotFound(NotFound):
+    code = "UET201"
+
+    def __init__(self, run_id: str, candidates: Sequence[str] = ()) -> None:
+        self.run_id = run_id
+        self.candidates = tuple(candidates)
+        if self.candidates:
+            shown = ", ".join(self.candidates[:5])
+            message = f"run id {run_id!r} is ambiguous: it matches {shown}"
+        else:
+            message = f"no run {run_id!r} in this ledger (list runs with `uet runs`)"
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.run_id, self.candidates))
+
+
+class LedgerNotFound(NotFound):
+    code = "UET202"
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        super().__init__(
+            f"no ledger at {location}; a ledger is created by the first `uet run` "
+            "(or `uet db migrate`)"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.location,))
+
+
+# --- lifecycle ----------------------------------------------------------------------------------
+
+
+class IllegalTransition(UetError):
+    """A record was asked to move along an edge its state machine does not have."""
+
+    code = "UET300"
+
+    def __init__(self, machine: str, record_id: str, state: str, trigger: str) -> None:
+        self.machine = machine
+        self.record_id = record_id
+        self.state = state
+        self.trigger = trigger
+        super().__init__(
+            f"illegal {machine} transition: {record_id} is {state!r}, cannot {trigger!r}"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.machine, self.record_id, self.state, self.trigger))
+
+
+class ConcurrentUpdate(UetError):
+    """A record was not in the state the writer expected: someone else moved it first."""
+
+    code = "UET301"
+
+    def __init__(self, kind: str, record_id: str, expected: str) -> None:
+        self.kind = kind
+        self.record_id = record_id
+        self.expected = expected
+        super().__init__(
+            f"{kind} {record_id} is no longer {expected!r}; another process changed it"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.kind, self.record_id, self.expected))
+
+
+class RunNotResumable(UetError):
+    code = "UET302"
+
+    def __init__(self, run_id: str, state: str) -> None:
+        self.run_id = run_id
+        self.state = state
+        super().__init__(f"run {run_id} is {state}; only pending, running or paused runs resume")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.run_id, self.state))
+
+
+class RunOwned(UetError):
+    """The run is being executed by a live process; resuming it too would run tasks twice."""
+
+    code = "UET303"
+
+    def __init__(self, run_id: str, host: str, pid: int) -> None:
+        self.run_id = run_id
+        self.host = host
+        self.pid = pid
+        super().__init__(
+            f"run {run_id} is being executed by pid {pid} on {host}; "
+            "stop that process first (or pass --force if it is gone)"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.run_id, self.host, self.pid))
+
+
+class RunFinished(UetError):
+    """Cancel (or another change) was asked of a run that has already ended."""
+
+    code = "UET304"
+
+    def __init__(self, run_id: str, state: str) -> None:
+        self.run_id = run_id
+        self.state = state
+        super().__init__(f"run {run_id} already {state}; nothing to cancel")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.run_id, self.state))
+
+
+# --- ledger -------------------------------------------------------------------------------------
+
+
+class LedgerError(UetError):
+    code = "UET400"
+
+
+class LedgerOutdated(LedgerError):
+    code = "UET401"
+
+    def __init__(self, location: str, pending: Sequence[str]) -> None:
+        self.location = location
+        self.pending = tuple(pending)
+        super().__init__(
+            f"ledger {location} lacks {len(self.pending)} migration(s) "
+            f"({', '.join(self.pending)}); run `uet db migrate`"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.location, self.pending))
+
+
+class LedgerTooNew(LedgerError):
+    code = "UET402"
+
+    def __init__(self, location: str, version: int, known: int) -> None:
+        self.location = location
+        self.version = version
+        self.known = known
+        super().__init__(
+            f"ledger {location} is at migration {version} but this uet knows only {known}; "
+            "upgrade uet"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.location, self.version, self.known))
+
+
+class MigrationTampered(LedgerError):
+    code = "UET403"
+
+    def __init__(self, location: str, version: int, name: str) -> None:
+        self.location = location
+        self.version = version
+        self.name = name
+        super().__init__(
+            f"ledger {location}: applied migration {version:04d} ({name}) no longer matches "
+            "its file; migrations are append-only, add a new one instead of editing"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.location, self.version, self.name))
+
+
+class LedgerBusy(LedgerError):
+    code = "UET404"
+
+    def __init__(self, location: str, waited_seconds: float) -> None:
+        self.location = location
+        self.waited_seconds = waited_seconds
+        super().__init__(
+            f"ledger {location} stayed locked by another writer for {waited_seconds:.1f}s"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.location, self.waited_seconds))
+
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "ConcurrentUpdate",
+    "DependencyCycle",
+    "DocumentInvalid",
+    "IllegalTransition",
+    "InvalidInput",
+    "InvalidLedgerURL",
+    "Issue",
+    "LedgerBusy",
+    "LedgerError",
+    "LedgerNotFound",
+    "LedgerOutdated",
+    "LedgerTooNew",
+    "MigrationTampered",
+    "NotFound",
+    "RunFinished",
+    "RunNotFound",
+    "RunNotResumable",
+    "RunOwned",
+    "UetError",
+    "UnknownDependency",
+    "UnknownSchema",
+]

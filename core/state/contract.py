@@ -1,0 +1,196 @@
+"""The ledger contract: what the engine may ask of storage, and what each call guarantees.
+
+The engine talks only to :class:`Ledger` and :class:`LedgerTxn`; SQL lives in the backend
+modules (``core.state.sqlite``), so another backend (PostgreSQL) implements these two protocols
+and passes the same contract tests without the engine changing.
+
+Rows are plain dicts (TypedDicts): cheap to build, JSON-ready for ``--json`` output. Fields
+holding JSON values (``request``, ``output``, ``payload``, ...) are Python values here; the
+backend encodes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypedDict
+
+
+class RunRow(TypedDict):
+    run_id: str
+    name: str | None
+    state: str
+    state_reason: str | None
+    bundle_path: str | None
+    bundle_sha256: str
+    workstreams: list[dict[str, Any]]  # [{workstream_id, max_parallel, on_task_failure}]
+    workdir: str
+    repo: str | None
+    base_commit: str | None
+    integration_branch: str | None
+    parallel: int
+    budget: dict[str, Any] | None
+    owner_host: str | None
+    owner_pid: int | None
+    heartbeat_at: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    updated_at: str
+
+
+class TaskRow(TypedDict):
+    run_id: str
+    task_id: str
+    workstream_id: str
+    seq: int  # declaration order in the bundle
+    state: str
+    state_reason: str | None
+    priority: int
+    attempts: int  # attempts started so far; the latest attempt has this attempt_no
+    max_attempts: int
+    request: dict[str, Any]  # the execution_request.v1 document
+    output: Any
+    not_before: str | None  # a retrying task is released at this time
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    updated_at: str
+
+
+class AttemptRow(TypedDict):
+    attempt_id: str
+    run_id: str
+    task_id: str
+    attempt_no: int
+    state: str
+    action: str
+    worker_id: str | None
+    tool: str | None
+    argv: list[str] | None
+    call: str | None
+    cwd: str | None
+    worktree: str | None
+    exit_code: int | None
+    error: str | None
+    retryable: bool | None
+    output: Any
+    stdout_path: str | None
+    stdout_bytes: int | None
+    stdout_truncated: bool | None
+    stderr_path: str | None
+    stderr_bytes: int | None
+    stderr_truncated: bool | None
+    started_at: str
+    finished_at: str | None
+    duration_seconds: float | None
+
+
+class EventRow(TypedDict):
+    seq: int | None  # assigned by the ledger on append
+    event_id: str
+    kind: str
+    run_id: str | None
+    task_id: str | None
+    attempt_id: str | None
+    subject_id: str | None
+    payload: dict[str, Any]
+    ts: str
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationStatus:
+    """Where a ledger stands against the migrations this uet ships."""
+
+    location: str
+    exists: bool
+    applied: tuple[int, ...] = ()
+    pending: tuple[str, ...] = ()  # "0002_workers" ...
+    tampered: tuple[str, ...] = ()  # applied, but their file changed since
+    unknown: tuple[int, ...] = ()  # applied by a newer uet
+    known: int = 0
+
+    @property
+    def current(self) -> bool:
+        return self.exists and not (self.pending or self.tampered or self.unknown)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCounts:
+    total: int = 0
+    by_state: Mapping[str, int] = field(default_factory=dict)
+
+
+class LedgerTxn(Protocol):
+    """Writes inside one transaction: all of them commit together or none does.
+
+    ``update_*`` methods take the state the caller believes the record is in and return False,
+    writing nothing, when it is not (someone else moved it): lifecycles stay race-free across
+    processes without locks held between transactions.
+    """
+
+    def insert_run(self, run: RunRow, bundle_text: str) -> None: ...
+
+    def update_run(self, run_id: str, expected_state: str | None, **fields: Any) -> bool: ...
+
+    def insert_tasks(self, tasks: Sequence[TaskRow]) -> None: ...
+
+    def update_task(
+        self, run_id: str, task_id: str, expected_state: str | None, **fields: Any
+    ) -> bool: ...
+
+    def insert_attempt(self, attempt: AttemptRow) -> None: ...
+
+    def update_attempt(
+        self, attempt_id: str, expected_state: str | None, **fields: Any
+    ) -> bool: ...
+
+    def append_events(self, events: Sequence[EventRow]) -> None: ...
+
+    def get_run(self, run_id: str) -> RunRow | None: ...
+
+    def list_tasks(self, run_id: str) -> list[TaskRow]: ...
+
+    def list_attempts(
+        self, run_id: str, task_id: str | None = None, state: str | None = None
+    ) -> list[AttemptRow]: ...
+
+
+class Ledger(LedgerTxn, Protocol):
+    """A ledger: migrations, transactions, and the reads behind ``uet status/runs/events``.
+
+    Reads outside a transaction see the latest committed state. A Ledger object is used by one
+    thread at a time; other processes open their own.
+    """
+
+    url: str
+    location: str
+    artifacts_dir: Path  # where logs (and later patches) of this ledger's runs are written
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations, each in its own transaction; return their names."""
+        ...
+
+    def migration_status(self) -> MigrationStatus: ...
+
+    def transaction(self) -> AbstractContextManager[LedgerTxn]:
+        """Open a write transaction (nested calls open a savepoint); commit on clean exit."""
+        ...
+
+    def close(self) -> None: ...
+
+    def find_run_ids(self, prefix: str) -> list[str]: ...
+
+    def latest_run_id(self) -> str | None: ...
+
+    def list_runs(self, limit: int = 50) -> list[RunRow]: ...
+
+    def task_counts(self, run_id: str) -> TaskCounts: ...
+
+    def list_events(
+        self, run_id: str | None = None, after_seq: int = 0, limit: int | None = None
+    ) -> list[EventRow]: ...
+
+    def get_bundle_text(self, run_id: str) -> str | None: ...

@@ -1,0 +1,189 @@
+"""The SQLite ledger: the embedded default backend of the :class:`~core.state.contract.Ledger`."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from core.errors import LedgerNotFound, LedgerOutdated, LedgerTooNew, MigrationTampered
+from core.state.contract import (
+    AttemptRow,
+    EventRow,
+    LedgerTxn,
+    MigrationStatus,
+    RunRow,
+    TaskCounts,
+    TaskRow,
+)
+from core.state.sqlite import attempts, events, migrations, runs, tasks
+from core.state.sqlite.connection import begin_immediate, connect
+
+
+class SqliteLedger:
+    """A ledger in one SQLite file (plus a sibling ``logs/`` folder for attempt output)."""
+
+    def __init__(self, path: Path, url: str | None = None) -> None:
+        self.path = path
+        self.url = url or f"sqlite:///{path}"
+        self.location = str(path)
+        self.artifacts_dir = path.parent
+        self._conn = connect(path)
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, path: Path, url: str | None = None, *, create: bool, migrate: bool, verify: bool = True
+    ) -> SqliteLedger:
+        """Open the ledger at ``path``.
+
+        ``create``: make the file if it is missing (else :class:`LedgerNotFound`).
+        ``migrate``: apply pending migrations.
+        ``verify``: refuse a ledger that is outdated, tampered or newer than this uet, with an
+        error naming the fix (``uet db`` commands turn this off to report instead).
+        """
+        if not create and not path.exists():
+            raise LedgerNotFound(str(path))
+        ledger = cls(path, url)
+        try:
+            if migrate:
+                ledger.migrate()
+            if verify:
+                ledger.ensure_current()
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def migrate(self) -> list[str]:
+        with self._lock:
+            self._refuse_newer()
+            return migrations.migrate(self._conn, self.location)
+
+    def migration_status(self) -> MigrationStatus:
+        with self._lock:
+            return migrations.status(self._conn, self.location)
+
+    def ensure_current(self) -> None:
+        state = self.migration_status()
+        if state.unknown:
+            raise LedgerTooNew(self.location, max(state.unknown), state.known)
+        if state.tampered:
+            version = int(state.tampered[0][:4])
+            raise MigrationTampered(self.location, version, state.tampered[0][5:])
+        if state.pending:
+            raise LedgerOutdated(self.location, state.pending)
+
+    def _refuse_newer(self) -> None:
+        state = migrations.status(self._conn, self.location)
+        if state.unknown:
+            raise LedgerTooNew(self.location, max(state.unknown), state.known)
+
+    # -- transactions --------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerTxn]:
+        """BEGIN IMMEDIATE ... COMMIT; nested calls use a SAVEPOINT that can roll back alone."""
+        with self._lock:
+            conn = self._conn
+            if self._depth == 0:
+                begin_immediate(conn, self.location)
+                begin, commit, rollback = None, "COMMIT", "ROLLBACK"
+            else:
+                name = f"uet_sp_{self._depth}"
+                begin = f"SAVEPOINT {name}"
+                commit = f"RELEASE {name}"
+                rollback = f"ROLLBACK TO {name}; RELEASE {name}"
+                conn.execute(begin)
+            self._depth += 1
+            try:
+                yield self
+            except BaseException:
+                self._depth -= 1
+                for statement in rollback.split("; "):
+                    conn.execute(statement)
+                raise
+            self._depth -= 1
+            conn.execute(commit)
+
+    # -- writes (called inside transaction()) --------------------------------------------------
+
+    def insert_run(self, run: RunRow, bundle_text: str) -> None:
+        runs.insert(self._conn, run, bundle_text)
+
+    def update_run(self, run_id: str, expected_state: str | None, **fields: Any) -> bool:
+        return runs.TABLE.update(self._conn, (run_id,), expected_state, fields)
+
+    def insert_tasks(self, rows: Sequence[TaskRow]) -> None:
+        tasks.insert_many(self._conn, rows)
+
+    def update_task(
+        self, run_id: str, task_id: str, expected_state: str | None, **fields: Any
+    ) -> bool:
+        return tasks.TABLE.update(self._conn, (run_id, task_id), expected_state, fields)
+
+    def insert_attempt(self, attempt: AttemptRow) -> None:
+        attempts.insert(self._conn, attempt)
+
+    def update_attempt(self, attempt_id: str, expected_state: str | None, **fields: Any) -> bool:
+        return attempts.TABLE.update(self._conn, (attempt_id,), expected_state, fields)
+
+    def append_events(self, rows: Sequence[EventRow]) -> None:
+        events.append(self._conn, rows)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunRow | None:
+        with self._lock:
+            return runs.get(self._conn, run_id)
+
+    def find_run_ids(self, prefix: str) -> list[str]:
+        with self._lock:
+            return runs.find_ids(self._conn, prefix)
+
+    def latest_run_id(self) -> str | None:
+        with self._lock:
+            return runs.latest_id(self._conn)
+
+    def list_runs(self, limit: int = 50) -> list[RunRow]:
+        with self._lock:
+            return runs.recent(self._conn, limit)
+
+    def get_bundle_text(self, run_id: str) -> str | None:
+        with self._lock:
+            return runs.bundle_text(self._conn, run_id)
+
+    def task_counts(self, run_id: str) -> TaskCounts:
+        with self._lock:
+            return runs.task_counts(self._conn, run_id)
+
+    def list_tasks(self, run_id: str) -> list[TaskRow]:
+        with self._lock:
+            return tasks.for_run(self._conn, run_id)
+
+    def list_attempts(
+        self, run_id: str, task_id: str | None = None, state: str | None = None
+    ) -> list[AttemptRow]:
+        with self._lock:
+            return attempts.select(self._conn, run_id, task_id, state)
+
+    def list_events(
+        self, run_id: str | None = None, after_seq: int = 0, limit: int | None = None
+    ) -> list[EventRow]:
+        with self._lock:
+            return events.select(self._conn, run_id, after_seq, limit)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run read-only SQL (the documented views) for tools and tests."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()

@@ -1,0 +1,96 @@
+"""Shared fixtures: real SQLite ledgers in tmp_path, bundle files, and the real `uet` CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from core.cli import cli
+from core.state import Ledger, open_ledger
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def ledger_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger' / 'framework.db'}"
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    opened = open_ledger(ledger_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def write_bundle(tmp_path: Path) -> Callable[..., Path]:
+    """Write a bundle (a dict, or a list of tasks for a one-workstream bundle) to a file."""
+    counter = iter(range(1_000_000))
+
+    def write(content: Any, name: str | None = None, **workstream: Any) -> Path:
+        if isinstance(content, list) and all("task_id" in item for item in content):
+            content = {
+                "schema_version": "workstream_spec.v1",
+                "workstream_id": workstream.pop("workstream_id", "ws"),
+                "tasks": content,
+                **workstream,
+            }
+        path = tmp_path / (name or f"bundle-{next(counter)}.json")
+        path.write_text(json.dumps(content, indent=2), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def invoke(
+    ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
+    """Run a `uet` command in-process (click's runner) against the test ledger."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, **kwargs: Any) -> Result:
+        runner = CliRunner()
+        return runner.invoke(cli, ["--ledger", ledger_url, *args], catch_exceptions=False, **kwargs)
+
+    return run
+
+
+def uet_command(*args: str) -> list[str]:
+    """argv that runs the real `uet` entry point with this interpreter."""
+    return [sys.executable, "-c", "from core.cli import main; main()", *args]
+
+
+@pytest.fixture
+def uet_process(ledger_url: str, tmp_path: Path) -> Callable[..., subprocess.Popen[str]]:
+    """Start `uet ...` as a real subprocess (its own process, killable) on the test ledger."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
+        env = {**os.environ, "UET_LEDGER": ledger_url, "PYTHONPATH": str(REPO)}
+        proc = subprocess.Popen(
+            uet_command(*args),
+            cwd=kwargs.pop("cwd", tmp_path),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **kwargs,
+        )
+        started.append(proc)
+        return proc
+
+    yield start  # type: ignore[misc]
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
