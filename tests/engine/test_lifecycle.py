@@ -150,7 +150,9 @@ def test_transition_and_event_commit_together(ledger: Ledger) -> None:
     with recorder.transaction() as ch:
         ch.run("01JD3Q8X0V5W2Y7Z9A1B2C3D4E", "running", "pause", reason="budget")
     run = ledger.get_run("01JD3Q8X0V5W2Y7Z9A1B2C3D4E")
-    assert run is not None and run["state"] == "paused" and run["state_reason"] == "budget"
+    assert run is not None
+    assert run["state"] == "paused"
+    assert run["state_reason"] == "budget"
     events = ledger.list_events("01JD3Q8X0V5W2Y7Z9A1B2C3D4E")
     assert [(e["kind"], e["payload"]) for e in events] == [
         ("run.paused", {"from": "running", "reason": "budget"})

@@ -31,7 +31,8 @@ def test_outdated_ledger_names_the_command(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
     conn.execute(
-        "CREATE TABLE uet_migrations (version INTEGER PRIMARY KEY, name TEXT, sha256 TEXT, applied_at TEXT)"
+        "CREATE TABLE uet_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT, sha256 TEXT, applied_at TEXT)"
     )
     conn.commit()
     conn.close()
@@ -65,7 +66,10 @@ def test_ledger_from_a_newer_uet_is_refused(tmp_path: Path) -> None:
 
 
 def test_migration_statements_split_triggers_whole() -> None:
-    script = "CREATE TABLE a (x);\nCREATE TRIGGER t BEFORE DELETE ON a\nBEGIN\n  SELECT 1;\n  SELECT 2;\nEND;\n"
+    script = (
+        "CREATE TABLE a (x);\n"
+        "CREATE TRIGGER t BEFORE DELETE ON a\nBEGIN\n  SELECT 1;\n  SELECT 2;\nEND;\n"
+    )
     assert len(list(migrations.statements(script))) == 2
 
 

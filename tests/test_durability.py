@@ -1,0 +1,200 @@
+"""Durability with real `uet` processes: kill -9 and resume, Ctrl-C, cancel.
+
+Each test starts the real CLI as a subprocess on a SQLite ledger in tmp_path and watches the
+ledger from this process, the way `uet status` does.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import uet_command
+
+from core.state import Ledger, open_ledger
+
+pytestmark = pytest.mark.slow
+
+Start = Callable[..., "subprocess.Popen[str]"]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def only_run(ledger_url: str) -> tuple[Ledger, str]:
+    def exists() -> bool:
+        try:
+            probe = open_ledger(ledger_url, create=False)
+        except Exception:
+            return False
+        found = probe.latest_run_id() is not None
+        probe.close()
+        return found
+
+    wait_for(exists, what="the run to be recorded")
+    ledger = open_ledger(ledger_url, create=False)
+    run_id = ledger.latest_run_id()
+    assert run_id is not None
+    return ledger, run_id
+
+
+def count(ledger: Ledger, run_id: str, state: str) -> int:
+    return ledger.task_counts(run_id).by_state.get(state, 0)
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def test_kill_9_midway_then_resume_finishes_without_rerunning_successes(
+    uet_process: Start, write_bundle: Callable[..., Path], ledger_url: str, tmp_path: Path
+) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    record = f'echo "$UET_ATTEMPT_ID" >> {markers}/"$UET_TASK_ID"; sleep 0.05'
+    tasks = [
+        {
+            "task_id": f"t{i:02d}",
+            "run": ["sh", "-c", record],
+            **({"depends_on": [f"t{i - 4:02d}"]} if i >= 4 else {}),
+        }
+        for i in range(60)
+    ]
+    bundle = write_bundle(tasks)
+    proc = uet_process("run", str(bundle), "--parallel", "4")
+    ledger, run_id = only_run(ledger_url)
+    wait_for(lambda: count(ledger, run_id, "succeeded") >= 15, what="15 tasks to succeed")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+
+    succeeded_before = {
+        t["task_id"] for t in ledger.list_tasks(run_id) if t["state"] == "succeeded"
+    }
+    running_before = ledger.list_attempts(run_id, state="running")
+    assert 15 <= len(succeeded_before) < 60, "the kill must land mid-way"
+    assert ledger.get_run(run_id)["state"] == "running"  # type: ignore[index]
+
+    code, out, err = finish(uet_process("resume", run_id, "--parallel", "4"))
+    assert code == 0, err
+    assert "succeeded" in out
+
+    assert count(ledger, run_id, "succeeded") == 60
+    assert ledger.list_attempts(run_id, state="running") == []
+    interrupted = {a["attempt_id"] for a in ledger.list_attempts(run_id, state="interrupted")}
+    assert {a["attempt_id"] for a in running_before} == interrupted
+    recorded = {a["attempt_id"]: a for a in ledger.list_attempts(run_id)}
+    for task in tasks:
+        executions = (markers / task["task_id"]).read_text().split()
+        assert set(executions) <= set(recorded), "every execution was recorded as an attempt first"
+        if task["task_id"] in succeeded_before:
+            assert len(executions) == 1, (
+                f"{task['task_id']} succeeded before the kill and ran again"
+            )
+        succeeded = [
+            a
+            for a in recorded.values()
+            if a["task_id"] == task["task_id"] and a["state"] == "succeeded"
+        ]
+        assert len(succeeded) == 1
+    kinds = [e["kind"] for e in ledger.list_events(run_id)]
+    assert kinds[-1] == "run.succeeded"
+    ledger.close()
+
+
+def _wait_running(ledger: Ledger, run_id: str, n: int) -> None:
+    wait_for(
+        lambda: len(ledger.list_attempts(run_id, state="running")) >= n,
+        what=f"{n} running attempts",
+    )
+
+
+def test_ctrl_c_pauses_cleanly_and_resume_completes(
+    uet_process: Start, write_bundle: Callable[..., Path], ledger_url: str, tmp_path: Path
+) -> None:
+    slow = (
+        'if [ -e "done-$UET_TASK_ID" ]; then exit 0; fi; touch "done-$UET_TASK_ID"; exec sleep 60'
+    )
+    bundle = write_bundle(
+        [
+            {"task_id": "slow1", "run": ["sh", "-c", slow]},
+            {"task_id": "slow2", "run": ["sh", "-c", slow]},
+            {"task_id": "after", "depends_on": ["slow1", "slow2"], "run": ["true"]},
+        ]
+    )
+    proc = uet_process("run", str(bundle), "--parallel", "2")
+    ledger, run_id = only_run(ledger_url)
+    _wait_running(ledger, run_id, 2)
+    proc.send_signal(signal.SIGINT)
+    code, _, err = finish(proc, timeout=30)
+    assert code == 130, err
+    run = ledger.get_run(run_id)
+    assert run is not None
+    assert run["state"] == "paused"
+    assert "SIGINT" in (run["state_reason"] or "")
+    assert [a["state"] for a in ledger.list_attempts(run_id)] == ["interrupted", "interrupted"]
+    assert {t["task_id"]: t["state"] for t in ledger.list_tasks(run_id)} == {
+        "slow1": "ready",
+        "slow2": "ready",
+        "after": "pending",
+    }
+    code, _, err = finish(uet_process("resume", run_id))
+    assert code == 0, err
+    assert count(ledger, run_id, "succeeded") == 3
+    ledger.close()
+
+
+def test_cancel_stops_a_live_run(
+    uet_process: Start, write_bundle: Callable[..., Path], ledger_url: str
+) -> None:
+    bundle = write_bundle(
+        [
+            {"task_id": "long", "run": ["sleep", "60"]},
+            {"task_id": "next", "depends_on": ["long"], "run": ["true"]},
+        ]
+    )
+    proc = uet_process("run", str(bundle))
+    ledger, run_id = only_run(ledger_url)
+    _wait_running(ledger, run_id, 1)
+    code, out, err = finish(uet_process("cancel", run_id[:12], "--reason", "wrong bundle"))
+    assert code == 0, err
+    assert "canceled" in out
+    code, _, _ = finish(proc, timeout=30)
+    assert code == 1
+    run = ledger.get_run(run_id)
+    assert run is not None
+    assert (run["state"], run["state_reason"]) == ("canceled", "wrong bundle")
+    assert [a["state"] for a in ledger.list_attempts(run_id)] == ["canceled"]
+    assert {t["state"] for t in ledger.list_tasks(run_id)} == {"canceled"}
+    ledger.close()
+
+
+def test_resume_refuses_a_run_whose_process_is_alive(
+    uet_process: Start, write_bundle: Callable[..., Path], ledger_url: str
+) -> None:
+    proc = uet_process("run", str(write_bundle([{"task_id": "long", "run": ["sleep", "60"]}])))
+    ledger, run_id = only_run(ledger_url)
+    _wait_running(ledger, run_id, 1)
+    code, _, err = finish(uet_process("resume", run_id))
+    assert code == 1
+    assert f"pid {proc.pid}" in err
+    proc.send_signal(signal.SIGTERM)
+    assert finish(proc)[0] == 130
+    ledger.close()
+
+
+def test_cli_entry_point_reports_version(tmp_path: Path) -> None:
+    out = subprocess.run(
+        uet_command("--version"), capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.startswith("uet, version")
