@@ -132,6 +132,7 @@ class Orchestrator:
         self._canceled = False
         self._next_poll = 0.0
         self._next_heartbeat = 0.0
+        self._startable = True  # something may be ready to start: look before waiting
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -229,43 +230,55 @@ class Orchestrator:
                 return self._halt(pool, "interrupt")
             if self._canceled:
                 return self._halt(pool, "cancel")
-            self._dispatch(pool)
+            results = pool.collect(0 if self._startable else self._wait_time())
+            expired = self._expired_calls()
+            due = self._due_retries()
+            if results or expired or due or self._startable:
+                # One transaction per turn: record what ended, then start what can start.
+                # Jobs are handed to workers only once their start is committed.
+                for active in self._step(results, expired, due):
+                    pool.submit(Job(active.attempt_id, active))
+                for _ in expired:
+                    pool.replace_stuck_worker()
             if not self._active and not self._ready and not self._timers:
                 return self._finish(pool)
-            results = pool.collect(self._wait_time())
-            if results:
-                with self.recorder.transaction() as ch:
-                    for job, result in results:
-                        active = self._active.pop(job.attempt_id, None)
-                        if active is not None:  # None: an abandoned call finishing late
-                            self._apply(ch, active, _as_outcome(result))
-            self._expire_calls(pool)
             self._tick()
 
-    def _wait_time(self) -> float:
-        now = time.monotonic()
-        wait = min(self._next_poll, self._next_heartbeat) - now
-        if self._timers:
-            wait = min(wait, self._timers[0][0] - now)
-        for active in self._active.values():
-            if active.deadline is not None:
-                wait = min(wait, active.deadline - now)
-        return max(0.0, min(wait, self.options.poll_seconds))
+    def _step(
+        self,
+        results: list[tuple[Job, Outcome | BaseException]],
+        expired: list[_Active],
+        due: list[_Task],
+    ) -> list[_Active]:
+        with self.recorder.transaction() as ch:
+            for job, result in results:
+                active = self._active.pop(job.attempt_id, None)
+                if active is not None:  # None: an abandoned call finishing late
+                    self._apply(ch, active, _as_outcome(result))
+            for active in expired:
+                timeout = float(active.task.request["timeout_seconds"])
+                error = (
+                    f"timed out after {timeout:g}s (a call cannot be killed: it runs on until it "
+                    "returns, and its result is discarded)"
+                )
+                del self._active[active.attempt_id]
+                self._apply(ch, active, Outcome("timed_out", timeout, error=error))
+            for task in due:
+                if task.state == "retrying":
+                    self._release(ch, task, not_before=None)
+            started = [self._start(ch, task) for task in self._pick()]
+        self._startable = False  # until something ends or a retry comes due
+        return started
 
-    def _dispatch(self, pool: WorkerPool) -> None:
-        now = time.monotonic()
-        due: list[_Task] = []
-        while self._timers and self._timers[0][0] <= now and self._halt_reason is None:
-            due.append(heapq.heappop(self._timers)[2])
-        for task in due:
-            self._push_ready(task)
+    def _pick(self) -> list[_Task]:
+        """Ready tasks to start now: by priority, within free slots and workstream limits."""
         picked: list[_Task] = []
         deferred: list[tuple[tuple[int, float, int], _Task]] = []
         slots = self.width - len(self._active)
         while slots > 0 and self._ready:
             entry = heapq.heappop(self._ready)
             task = entry[1]
-            if task.state not in ("ready", "retrying"):
+            if task.state != "ready":
                 continue  # skipped or canceled while queued
             limit = self._limit.get(task.workstream)
             if limit is not None and self._running_in[task.workstream] >= limit:
@@ -276,17 +289,28 @@ class Orchestrator:
             slots -= 1
         for entry in deferred:
             heapq.heappush(self._ready, entry)
-        if not due and not picked:
-            return
-        started: list[_Active] = []
-        with self.recorder.transaction() as ch:
-            for task in due:
-                if task.state == "retrying":
-                    self._transition(ch, task, "release", not_before=None)
-            for task in picked:
-                started.append(self._start(ch, task))
-        for active in started:
-            pool.submit(Job(active.attempt_id, active))
+        return picked
+
+    def _due_retries(self) -> list[_Task]:
+        now = time.monotonic()
+        due: list[_Task] = []
+        while self._timers and self._timers[0][0] <= now and self._halt_reason is None:
+            due.append(heapq.heappop(self._timers)[2])
+        return due
+
+    def _expired_calls(self) -> list[_Active]:
+        now = time.monotonic()
+        return [a for a in self._active.values() if a.deadline is not None and now >= a.deadline]
+
+    def _wait_time(self) -> float:
+        now = time.monotonic()
+        wait = min(self._next_poll, self._next_heartbeat) - now
+        if self._timers:
+            wait = min(wait, self._timers[0][0] - now)
+        for active in self._active.values():
+            if active.deadline is not None:
+                wait = min(wait, active.deadline - now)
+        return max(0.0, min(wait, self.options.poll_seconds))
 
     def _start(self, ch: Changes, task: _Task) -> _Active:
         attempt_no = task.attempts + 1
@@ -406,8 +430,8 @@ class Orchestrator:
                 self._transition(ch, task, "skip", reason=reason)
                 stack.extend(task.dependents)
 
-    def _release(self, ch: Changes, task: _Task) -> None:
-        self._transition(ch, task, "release")
+    def _release(self, ch: Changes, task: _Task, **fields: Any) -> None:
+        self._transition(ch, task, "release", **fields)
         self._push_ready(task)
 
     def _transition(self, ch: Changes, task: _Task, trigger: str, **fields: Any) -> None:
@@ -421,24 +445,6 @@ class Orchestrator:
         if not_before:
             delay = max(0.0, (clock.parse(not_before) - clock.parse(clock.now())).total_seconds())
         heapq.heappush(self._timers, (time.monotonic() + delay, task.seq, task))
-
-    def _expire_calls(self, pool: WorkerPool) -> None:
-        now = time.monotonic()
-        expired = [a for a in self._active.values() if a.deadline is not None and now >= a.deadline]
-        if not expired:
-            return
-        with self.recorder.transaction() as ch:
-            for active in expired:
-                del self._active[active.attempt_id]
-                pool.replace_stuck_worker()
-                timeout = float(active.task.request["timeout_seconds"])
-                error = (
-                    f"timed out after {timeout:g}s (a call cannot be killed: it runs on until it "
-                    "returns, and its result is discarded)"
-                )
-                self._apply(
-                    ch, active, Outcome(state="timed_out", duration_seconds=timeout, error=error)
-                )
 
     def _tick(self) -> None:
         now = time.monotonic()

@@ -8,6 +8,7 @@ attempt's stderr log.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import sys
@@ -36,6 +37,11 @@ def _extend_path(search_paths: Sequence[str]) -> None:
 
 def resolve_callable(ref: str, search_paths: Sequence[str] = ()) -> Callable[..., Any]:
     """Import ``package.module:attr.path`` (``search_paths`` first) and return the callable."""
+    return _resolve(ref, tuple(search_paths))
+
+
+@functools.lru_cache(maxsize=4096)  # failures raise, so only successes are remembered
+def _resolve(ref: str, search_paths: tuple[str, ...]) -> Callable[..., Any]:
     module_name, _, attr_path = ref.partition(":")
     if not module_name or not attr_path:
         raise CallNotFound(f"{ref!r} is not of the form 'package.module:function'")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
+import select
 import signal
 import subprocess
 import threading
@@ -180,39 +180,51 @@ def _pump(
     timeout: float | None,
     kill_grace: float,
 ) -> bool:
-    """Copy the pipes into the sinks until both close; enforce the timeout. True if timed out."""
+    """Copy the pipes into the sinks until both close; enforce the timeout. True if timed out.
+
+    ``select.poll`` on the two descriptors: no selector object to build per attempt, and the
+    exit check (a syscall) runs only when the pipes stay quiet, not on every chunk.
+    """
     if proc.stdout is None or proc.stderr is None:  # Popen was given PIPE for both
         raise RuntimeError("child pipes missing")
+    open_fds = {proc.stdout.fileno(): sinks["stdout"], proc.stderr.fileno(): sinks["stderr"]}
+    poller = select.poll()
+    for fd in open_fds:
+        poller.register(fd, select.POLLIN)
     deadline = None if timeout is None else started + timeout
     kill_at: float | None = None  # when SIGKILL follows the SIGTERM of a timeout
     exited_at: float | None = None
     timed_out = False
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ, sinks["stdout"])
-        selector.register(proc.stderr, selectors.EVENT_READ, sinks["stderr"])
-        while selector.get_map():
+    while open_fds:
+        wait = _POLL_SECONDS
+        if deadline is not None or kill_at is not None:
             now = time.monotonic()
-            if deadline is not None and now >= deadline and not timed_out:
-                timed_out = True
-                _kill_group(proc.pid, signal.SIGTERM)
-                kill_at = now + kill_grace
-            if kill_at is not None and now >= kill_at:
-                _kill_group(proc.pid, signal.SIGKILL)
-                kill_at = None
+            for limit in (deadline if not timed_out else None, kill_at):
+                if limit is not None:
+                    wait = max(0.0, min(wait, limit - now))
+        ready = poller.poll(wait * 1000)
+        for fd, _ in ready:
+            data = os.read(fd, _READ_CHUNK)
+            if data:
+                open_fds[fd].feed(data)
+            else:
+                poller.unregister(fd)
+                del open_fds[fd]
+        if ready and deadline is None:
+            continue  # output or EOF: keep reading; nothing is due
+        now = time.monotonic()
+        if deadline is not None and now >= deadline and not timed_out:
+            timed_out = True
+            _kill_group(proc.pid, signal.SIGTERM)
+            kill_at = now + kill_grace
+        if kill_at is not None and now >= kill_at:
+            _kill_group(proc.pid, signal.SIGKILL)
+            kill_at = None
+        if not ready:
             if exited_at is None and _has_exited(proc.pid):
                 exited_at = now
             if exited_at is not None and now - exited_at >= _EXIT_DRAIN_SECONDS:
                 break  # the main process is gone; something it left behind holds the pipes
-            wait = _POLL_SECONDS
-            for limit in (deadline, kill_at):
-                if limit is not None and limit > now:
-                    wait = min(wait, limit - now)
-            for selected, _ in selector.select(wait):
-                data = os.read(selected.fd, _READ_CHUNK)
-                if data:
-                    selected.data.feed(data)
-                else:
-                    selector.unregister(selected.fileobj)
     proc.stdout.close()
     proc.stderr.close()
     return timed_out

@@ -16,11 +16,10 @@ TABLE = Table(
     bool_fields=frozenset({"retryable", "stdout_truncated", "stderr_truncated"}),
 )
 _SELECT = f"SELECT {TABLE.select_columns} FROM attempts"  # noqa: S608
-_INSERT = TABLE.insert_sql()
 
 
 def insert(conn: sqlite3.Connection, attempt: AttemptRow) -> None:
-    conn.execute(_INSERT, TABLE.values(cast(Any, attempt)))
+    TABLE.insert(conn, cast(Any, attempt))
 
 
 def select(

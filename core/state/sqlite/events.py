@@ -15,13 +15,12 @@ TABLE = Table(
     fields=tuple(EventRow.__annotations__),
     json_fields=frozenset({"payload"}),
 )
-_INSERT_FIELDS = tuple(name for name in TABLE.fields if name != "seq")
-_INSERT = TABLE.insert_sql(_INSERT_FIELDS)
+_INSERT_FIELDS = tuple(name for name in TABLE.fields if name != "seq")  # seq: the rowid
 _SELECT = f"SELECT {TABLE.select_columns} FROM events"  # noqa: S608
 
 
 def append(conn: sqlite3.Connection, events: Sequence[EventRow]) -> None:
-    conn.executemany(_INSERT, [TABLE.values(cast(Any, event), _INSERT_FIELDS) for event in events])
+    TABLE.insert_many(conn, cast(Sequence[Any], events), _INSERT_FIELDS)
 
 
 def select(

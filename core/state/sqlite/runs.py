@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, cast
+from typing import cast
 
 from core.state.contract import RunRow, TaskCounts
 from core.state.sqlite.tables import Table
@@ -17,10 +17,12 @@ TABLE = Table(
 _SELECT = f"SELECT {TABLE.select_columns} FROM runs"  # noqa: S608
 
 
+_INSERT = TABLE.insert_sql(TABLE.fields, extra=["bundle_json"])
+
+
 def insert(conn: sqlite3.Connection, run: RunRow, bundle_text: str) -> None:
-    conn.execute(
-        TABLE.insert_sql(extra=["bundle_json"]), [*TABLE.values(cast(Any, run)), bundle_text]
-    )
+    values = [TABLE.encode(name, run[name]) for name in TABLE.fields]  # type: ignore[literal-required]
+    conn.execute(_INSERT, [*values, bundle_text])
 
 
 def get(conn: sqlite3.Connection, run_id: str) -> RunRow | None:

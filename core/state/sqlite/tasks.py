@@ -16,11 +16,10 @@ TABLE = Table(
     json_fields=frozenset({"request", "output"}),
 )
 _SELECT = f"SELECT {TABLE.select_columns} FROM tasks"  # noqa: S608
-_INSERT = TABLE.insert_sql()
 
 
 def insert_many(conn: sqlite3.Connection, tasks: Sequence[TaskRow]) -> None:
-    conn.executemany(_INSERT, [TABLE.values(cast(Any, task)) for task in tasks])
+    TABLE.insert_many(conn, cast(Sequence[Any], tasks), TABLE.fields)
 
 
 def for_run(conn: sqlite3.Connection, run_id: str) -> list[TaskRow]:
