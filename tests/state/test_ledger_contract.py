@@ -228,15 +228,16 @@ def test_attempt_numbers_are_unique_per_task(store: Ledger) -> None:
 
 
 def test_run_lookup_by_prefix_and_latest(store: Ledger) -> None:
-    runs = [make_run() for _ in range(3)]
+    ids = ["01JD3Q8X0V5W2Y7Z9A1B2C3D4E", "01JD3Q8X0V5W2Y7Z9A1B2C3D4F", "01JD3Q9AAAAAAAAAAAAAAAAAAA"]
     with store.transaction() as txn:
-        for run in runs:
-            txn.insert_run(run, "{}")
-    target = runs[1]["run_id"]
-    assert store.find_run_ids(target.lower()) == [target]
-    assert store.find_run_ids(target[:10]) == sorted(r["run_id"] for r in runs)  # same millisecond
+        for run_id in ids:
+            txn.insert_run(make_run(run_id), "{}")
+    assert store.find_run_ids("01jd3q8x0v5w2y7z9a1b2c3d4e") == ids[:1]  # case-insensitive
+    assert store.find_run_ids("01JD3Q8") == ids[:2]
+    assert store.find_run_ids("01JD3Q") == ids
     assert store.find_run_ids("ZZZZ") == []
-    assert store.latest_run_id() in {r["run_id"] for r in runs}
+    assert store.find_run_ids("%") == []  # LIKE wildcards are not patterns here
+    assert store.latest_run_id() in ids
     assert len(store.list_runs(limit=2)) == 2
 
 
