@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import ValidationError, best_match
 
 from core.errors import Issue
 
@@ -134,6 +134,13 @@ _REWRITES: dict[str, Callable[[ValidationError], tuple[list[str | int], str]]] =
 
 def to_issue(error: ValidationError, source: str = "") -> Issue:
     """One jsonschema error as an :class:`Issue` with a JSON path and a readable message."""
+    branching = error.validator in ("anyOf", "oneOf") and error.context
+    if branching and _required_branches(_value(error)) is None:
+        # "is not valid under any of the given schemas" says nothing: report the error of the
+        # branch that came closest (for a nullable object, the object's own error).
+        deeper = best_match([error])
+        if deeper is not None and deeper is not error:
+            return to_issue(deeper, source)
     rewrite = _REWRITES.get(str(error.validator))
     suffix: list[str | int] = []
     message = error.message

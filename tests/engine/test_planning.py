@@ -119,9 +119,7 @@ def test_random_dags_are_planned_in_dependency_order(nodes: list[PlanNode]) -> N
     if nodes:
         assert result.critical_weight == pytest.approx(max(result.rank.values()))
         path = result.critical_path
-        assert all(
-            (later, earlier) in edges(nodes) for earlier, later in itertools.pairwise(path)
-        )
+        assert all((later, earlier) in edges(nodes) for earlier, later in itertools.pairwise(path))
         assert sum(by_id[task].weight for task in path) == pytest.approx(result.critical_weight)
 
 
