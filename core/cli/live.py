@@ -36,9 +36,12 @@ class LiveReporter:
         self._unsubscribe: object = None
         self._bar_shown = False
         self._last_draw = 0.0
+        self.pad = 0  # task ids are padded to this width so columns line up
 
     def __enter__(self) -> LiveReporter:
         if self.enabled:
+            tasks = self.ledger.list_tasks(self.run_id)
+            self.pad = min(40, max((len(t["task_id"]) for t in tasks), default=0))
             counts = self.ledger.task_counts(self.run_id)
             self.total = counts.total
             self.done = sum(
@@ -78,16 +81,17 @@ class LiveReporter:
     def _line(self, kind: str, task_id: str, payload: dict[str, object]) -> str | None:
         state = kind.partition(".")[2]
         reason = payload.get("reason")
+        name = task_id.ljust(self.pad)
         mark = STATE_MARKS.get(state, " ")
         if kind == "task.succeeded":
             took = duration(self._durations.get(task_id))
-            return f"  {click.style(mark, fg='green')} {task_id}  {took}"
+            return f"  {click.style(mark, fg='green')} {name}  {took}"
         if kind in ("task.failed", "task.skipped", "task.canceled"):
-            return f"  {mark} {task_id}  {styled_state(state)}: {reason}"
+            return f"  {mark} {name}  {styled_state(state)}: {reason}"
         if kind == "task.retrying":
             delay = payload.get("delay_seconds")
             nxt = payload.get("next_attempt")
-            return f"  {mark} {task_id}  {reason}; attempt {nxt} in {delay}s"
+            return f"  {mark} {name}  {reason}; attempt {nxt} in {delay}s"
         if kind == "run.paused":
             return f"{styled_state('paused')}: {reason}"
         return None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
+from core import clock
 from core.cli.common import json_option, readable_ledger
 from core.cli.output import (
     duration,
@@ -45,33 +47,25 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
       uet runs -n 5 --json
     """
     ledger = readable_ledger(ctx)
-    rows = ledger.list_runs(limit)
-    documents = [run_document(row, ledger.task_counts(row["run_id"])) for row in rows]
+    listed = [(run, ledger.task_counts(run["run_id"])) for run in ledger.list_runs(limit)]
     if as_json:
-        echo_json(documents)
+        echo_json([run_document(run, counts) for run, counts in listed])
         return
-    if not documents:
+    if not listed:
         click.echo("no runs yet; start one with `uet run BUNDLE`")
         return
-    lines = []
-    for doc in documents:
-        counters = doc["counters"]
-        progress = measure(_row(rows, doc["run_id"]), ledger.task_counts(doc["run_id"]))
-        lines.append(
-            [
-                doc["run_id"],
-                styled_state(doc["state"]),
-                f"{counters.get('succeeded', 0)}/{counters['total']}",
-                doc["created_at"][:19].replace("T", " "),
-                duration(progress.elapsed_seconds),
-                doc["name"] or "",
-            ]
-        )
-    click.echo(table(["RUN", "STATE", "DONE", "CREATED (UTC)", "DURATION", "NAME"], lines))
-
-
-def _row(rows: list[Any], run_id: str) -> Any:
-    return next(row for row in rows if row["run_id"] == run_id)
+    lines = [
+        [
+            run["run_id"],
+            styled_state(run["state"]),
+            f"{counts.by_state.get('succeeded', 0)}/{counts.total}",
+            run["created_at"][:19].replace("T", " "),
+            duration(measure(run, counts).elapsed_seconds),
+            run["name"] or "",
+        ]
+        for run, counts in listed
+    ]
+    click.echo(table(["RUN", "STATE", "SUCCEEDED", "CREATED (UTC)", "DURATION", "NAME"], lines))
 
 
 @click.command()
@@ -164,10 +158,6 @@ def _status_text(ledger: Ledger, run_id: str) -> str:
 
 
 def _since(ts: str) -> float:
-    from datetime import UTC, datetime
-
-    from core import clock
-
     return (datetime.now(UTC) - clock.parse(ts)).total_seconds()
 
 

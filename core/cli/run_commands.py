@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from core.cli.app import EXIT_INTERRUPTED
 from core.cli.common import json_option, parallel_option, writable_ledger
 from core.cli.live import LiveReporter
 from core.cli.output import echo_json, styled_state
@@ -19,8 +20,6 @@ from core.engine.events import EventBus
 from core.engine.orchestrator import DEFAULT_LOG_MAX_BYTES, RunOptions, RunResult
 from core.engine.runs import cancel_run, create_run, execute_run, resolve_run_id, resume_run
 from core.errors import EXIT_FAILED, EXIT_INVALID, DocumentInvalid, Issue
-
-EXIT_INTERRUPTED = 130
 
 
 @click.command()

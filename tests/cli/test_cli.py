@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -219,3 +220,27 @@ def test_db_migrate_and_check(invoke: Invoke) -> None:
     check = json.loads(invoke("db", "check", "--json").output)
     assert check["current"] is True
     assert check["pending"] == []
+
+
+def test_run_reports_each_task_as_it_ends(
+    invoke: Invoke, write_bundle: Callable[..., Path]
+) -> None:
+    path = write_bundle(
+        [
+            {"task_id": "first", "run": [PY, "-c", "pass"]},
+            {
+                "task_id": "second-long-name",
+                "depends_on": ["first"],
+                "run": [PY, "-c", "raise SystemExit(2)"],
+            },
+            {"task_id": "third", "depends_on": ["second-long-name"], "run": ["true"]},
+        ]
+    )
+    result = invoke("run", str(path))
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert re.search(r"✓ first\s+\d+\.\d\ds$", lines[1])
+    assert "✗ second-long-name  failed: exited with code 2" in lines[2]
+    assert "- third             skipped: upstream task 'second-long-name' failed" in lines[3]
+    assert "run " in result.stdout
+    assert "failed" in result.stdout
