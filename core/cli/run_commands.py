@@ -15,7 +15,7 @@ from core.contracts import issues as schema_issues
 from core.contracts import load_json
 from core.contracts.registry import SCHEMA_NAMES
 from core.engine.bundle import SCHEMA as BUNDLE_SCHEMA
-from core.engine.bundle import Bundle, load_bundle
+from core.engine.bundle import Bundle, check_bundle, load_bundle
 from core.engine.events import EventBus
 from core.engine.orchestrator import DEFAULT_LOG_MAX_BYTES, RunOptions, RunResult
 from core.engine.runs import cancel_run, create_run, execute_run, resolve_run_id, resume_run
@@ -84,7 +84,7 @@ def _check_file(path: Path) -> tuple[str | None, list[Issue], str]:
         )
     if schema == BUNDLE_SCHEMA:
         try:
-            bundle = load_bundle(path)
+            bundle = check_bundle(document, str(path), base_dir=path.resolve().parent)
         except DocumentInvalid as exc:
             return schema, list(exc.issues), ""
         waves = len(bundle.plan.waves)

@@ -148,6 +148,10 @@ class Orchestrator:
                 return self._loop(pool)
         finally:
             pool.close()
+            # Leaving with attempts still running means an error or a forced stop (second
+            # Ctrl-C): their tools must not outlive us. The ledger still shows them running,
+            # which is what `uet resume` expects after a crash.
+            self.processes.signal_all(signal.SIGKILL)
 
     # -- loading -------------------------------------------------------------------------------
 
