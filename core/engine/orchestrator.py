@@ -43,7 +43,7 @@ from core.engine.retry import backoff_delay
 from core.engine.workers import Job, WorkerPool
 from core.errors import ConcurrentUpdate, RunNotFound
 from core.ids import new_id
-from core.state import AttemptRow, Ledger, RunRow
+from core.state import AttemptRow, Ledger, RunRow, attempt_row
 
 log = logging.getLogger(__name__)
 
@@ -580,33 +580,20 @@ def _attempt_row(
     worker_id: str,
     now: str,
 ) -> AttemptRow:
-    return {
-        "attempt_id": attempt_id,
-        "run_id": run_id,
-        "task_id": task_id,
-        "attempt_no": attempt_no,
-        "state": "running",
-        "action": request["action"],
-        "worker_id": worker_id,
-        "tool": request.get("tool"),
-        "argv": request.get("argv"),
-        "call": request.get("call"),
-        "cwd": request.get("cwd"),
-        "worktree": None,
-        "exit_code": None,
-        "error": None,
-        "retryable": None,
-        "output": None,
-        "stdout_path": None,
-        "stdout_bytes": None,
-        "stdout_truncated": None,
-        "stderr_path": None,
-        "stderr_bytes": None,
-        "stderr_truncated": None,
-        "started_at": now,
-        "finished_at": None,
-        "duration_seconds": None,
-    }
+    return attempt_row(
+        attempt_id=attempt_id,
+        run_id=run_id,
+        task_id=task_id,
+        attempt_no=attempt_no,
+        state="running",
+        action=request["action"],
+        worker_id=worker_id,
+        tool=request.get("tool"),
+        argv=request.get("argv"),
+        call=request.get("call"),
+        cwd=request.get("cwd"),
+        started_at=now,
+    )
 
 
 def _outcome_fields(outcome: Outcome, now: str) -> dict[str, Any]:

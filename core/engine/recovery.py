@@ -82,26 +82,10 @@ def recover(recorder: Recorder, run: RunRow) -> int:
     """
     run_id = run["run_id"]
     ledger = recorder.ledger
-    interrupted = 0
     with recorder.transaction() as ch:
-        running = {a["task_id"]: a for a in ledger.list_attempts(run_id, state="running")}
-        for task in ledger.list_tasks(run_id):
-            if task["state"] != "running":
-                continue
-            attempt = running.pop(task["task_id"], None)
-            if attempt is not None:
-                ch.attempt(
-                    run_id,
-                    task["task_id"],
-                    attempt["attempt_id"],
-                    "running",
-                    "interrupt",
-                    error="interrupted: the process running it stopped",
-                    finished_at=ch.now,
-                )
-                interrupted += 1
-            ch.task(run_id, task["task_id"], "running", "requeue", reason="attempt interrupted")
-        for attempt in running.values():  # a running attempt of a task no longer running
+        # Every attempt still marked running was in flight; so was every running task.
+        attempts = ledger.list_attempts(run_id, state="running")
+        for attempt in attempts:
             ch.attempt(
                 run_id,
                 attempt["task_id"],
@@ -111,11 +95,13 @@ def recover(recorder: Recorder, run: RunRow) -> int:
                 error="interrupted: the process running it stopped",
                 finished_at=ch.now,
             )
-            interrupted += 1
+        for task in ledger.list_tasks(run_id):
+            if task["state"] == "running":
+                ch.task(run_id, task["task_id"], "running", "requeue", reason="attempt interrupted")
         if run["state"] == "running":
             ch.event(
                 "run.running",
                 run_id=run_id,
                 payload={"from": "running", "reason": "resumed after its process stopped"},
             )
-    return interrupted
+    return len(attempts)

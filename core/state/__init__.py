@@ -15,6 +15,7 @@ from core.state.contract import (
     RunRow,
     TaskCounts,
     TaskRow,
+    attempt_row,
 )
 from core.state.urls import LedgerURL, project_root, resolve
 
@@ -48,6 +49,7 @@ __all__ = [
     "RunRow",
     "TaskCounts",
     "TaskRow",
+    "attempt_row",
     "open_ledger",
     "project_root",
     "resolve",

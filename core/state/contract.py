@@ -88,6 +88,13 @@ class AttemptRow(TypedDict):
     duration_seconds: float | None
 
 
+def attempt_row(**fields: Any) -> AttemptRow:
+    """An attempt row with ``fields`` set and every other column NULL (a fresh attempt)."""
+    row: dict[str, Any] = dict.fromkeys(AttemptRow.__annotations__)
+    row.update(fields)
+    return row  # type: ignore[return-value]
+
+
 class EventRow(TypedDict):
     seq: int | None  # assigned by the ledger on append
     event_id: str

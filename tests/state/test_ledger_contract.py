@@ -15,7 +15,7 @@ import pytest
 
 from core import clock
 from core.ids import new_id
-from core.state import EventRow, Ledger, RunRow, TaskRow, open_ledger
+from core.state import EventRow, Ledger, RunRow, TaskRow, attempt_row, open_ledger
 
 BACKENDS = ["sqlite"]
 
@@ -191,38 +191,21 @@ def test_attempt_numbers_are_unique_per_task(store: Ledger) -> None:
     with store.transaction() as txn:
         txn.insert_run(run, "{}")
         txn.insert_tasks([make_task(run["run_id"], "t")])
-    attempt = {
-        "attempt_id": new_id(),
-        "run_id": run["run_id"],
-        "task_id": "t",
-        "attempt_no": 1,
-        "state": "running",
-        "action": "command",
-        "worker_id": "w",
-        "tool": None,
-        "argv": ["true"],
-        "call": None,
-        "cwd": "/",
-        "worktree": None,
-        "exit_code": None,
-        "error": None,
-        "retryable": None,
-        "output": None,
-        "stdout_path": None,
-        "stdout_bytes": None,
-        "stdout_truncated": None,
-        "stderr_path": None,
-        "stderr_bytes": None,
-        "stderr_truncated": None,
-        "started_at": clock.now(),
-        "finished_at": None,
-        "duration_seconds": None,
-    }
+    attempt = attempt_row(
+        attempt_id=new_id(),
+        run_id=run["run_id"],
+        task_id="t",
+        attempt_no=1,
+        state="running",
+        action="command",
+        argv=["true"],
+        started_at=clock.now(),
+    )
     with store.transaction() as txn:
-        txn.insert_attempt(attempt)  # type: ignore[arg-type]
-    replay = {**attempt, "attempt_id": new_id()}
+        txn.insert_attempt(attempt)
+    replay = attempt_row(**{**attempt, "attempt_id": new_id()})
     with pytest.raises(sqlite3.IntegrityError), store.transaction() as txn:
-        txn.insert_attempt(replay)  # type: ignore[arg-type]
+        txn.insert_attempt(replay)
     assert [a["attempt_id"] for a in store.list_attempts(run["run_id"])] == [attempt["attempt_id"]]
     assert store.list_attempts(run["run_id"], state="running")[0]["argv"] == ["true"]
 
