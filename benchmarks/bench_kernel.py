@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.engine.bundle import check_bundle
-from core.engine.orchestrator import RunOptions
+from core.engine.options import RunOptions
 from core.engine.runs import create_run, execute_run
 from core.state import open_ledger
 

@@ -11,7 +11,7 @@ from core.engine.bundle import Bundle, check_bundle, load_bundle
 from core.engine.events import EventBus
 from core.engine.lifecycle import ATTEMPT, RUN, TASK, Lifecycle
 from core.engine.monitoring import Progress, follow_events, measure
-from core.engine.orchestrator import RunOptions, RunResult
+from core.engine.options import RunOptions, RunResult
 from core.engine.planning import Plan, PlanNode, find_cycle, plan
 from core.engine.runs import (
     cancel_run,

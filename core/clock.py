@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def now() -> str:
     """The current time as ``2026-11-22T10:04:05.123456Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime(_FORMAT)
+
+
+def after(seconds: float) -> str:
+    """The time ``seconds`` from now, in the same form."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime(_FORMAT)
+
+
+def seconds_since(text: str) -> float:
+    """Seconds elapsed since the timestamp ``text``."""
+    return (datetime.now(UTC) - parse(text)).total_seconds()
+
+
+def seconds_until(text: str) -> float:
+    """Seconds from now until the timestamp ``text`` (negative if it has passed)."""
+    return (parse(text) - datetime.now(UTC)).total_seconds()
 
 
 def parse(text: str) -> datetime:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -140,7 +139,7 @@ def _status_text(ledger: Ledger, run_id: str) -> str:
         attempt = latest.get(task["task_id"])
         elapsed = attempt["duration_seconds"] if attempt else None
         if attempt and attempt["state"] == "running":
-            elapsed = _since(attempt["started_at"])
+            elapsed = clock.seconds_since(attempt["started_at"])
         detail = task["state_reason"] or ""
         if task["state"] == "succeeded" and task["output"] is not None:
             detail = "output: " + _short(json.dumps(task["output"]))
@@ -155,10 +154,6 @@ def _status_text(ledger: Ledger, run_id: str) -> str:
         )
     lines.append(table(["TASK", "STATE", "ATTEMPTS", "DURATION", "DETAIL"], rows))
     return "\n".join(lines)
-
-
-def _since(ts: str) -> float:
-    return (datetime.now(UTC) - clock.parse(ts)).total_seconds()
 
 
 def _short(text: str, width: int = 60) -> str:

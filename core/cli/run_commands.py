@@ -17,7 +17,7 @@ from core.contracts.registry import SCHEMA_NAMES
 from core.engine.bundle import SCHEMA as BUNDLE_SCHEMA
 from core.engine.bundle import Bundle, check_bundle, load_bundle
 from core.engine.events import EventBus
-from core.engine.orchestrator import DEFAULT_LOG_MAX_BYTES, RunOptions, RunResult
+from core.engine.options import DEFAULT_LOG_MAX_BYTES, RunOptions, RunResult
 from core.engine.runs import cancel_run, create_run, execute_run, resolve_run_id, resume_run
 from core.errors import EXIT_FAILED, EXIT_INVALID, DocumentInvalid, Issue
 

@@ -24,56 +24,29 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from core import clock
+from core.engine.attempts import as_outcome, new_attempt, outcome_fields
 from core.engine.execution.call import run_call
 from core.engine.execution.command import ProcessTable, run_command
 from core.engine.execution.outcome import Outcome
 from core.engine.lifecycle import TASK
+from core.engine.options import RunOptions, RunResult
 from core.engine.planning import PlanNode, plan
 from core.engine.recorder import Changes, Recorder
 from core.engine.retry import backoff_delay
 from core.engine.workers import Job, WorkerPool
 from core.errors import ConcurrentUpdate, RunNotFound
 from core.ids import new_id
-from core.state import AttemptRow, Ledger, RunRow, attempt_row
+from core.state import Ledger, RunRow
 
 log = logging.getLogger(__name__)
-
-DEFAULT_LOG_MAX_BYTES = 8 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    parallel: int | None = None  # worker threads; default: CPU count
-    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES  # per stream, per attempt
-    kill_grace_seconds: float = 3.0  # SIGTERM -> SIGKILL
-    handle_signals: bool = True  # install SIGINT/SIGTERM handlers (main thread only)
-    poll_seconds: float = 0.5  # how often to look for an outside cancel
-    heartbeat_seconds: float = 2.0
-
-    @property
-    def workers(self) -> int:
-        return max(1, self.parallel or os.cpu_count() or 1)
-
-
-@dataclass(frozen=True)
-class RunResult:
-    run_id: str
-    state: str
-    reason: str | None
-    counts: Mapping[str, int]
-
-    @property
-    def ok(self) -> bool:
-        return self.state == "succeeded"
 
 
 @dataclass(eq=False, slots=True)
@@ -258,7 +231,7 @@ class Orchestrator:
             for job, result in results:
                 active = self._active.pop(job.attempt_id, None)
                 if active is not None:  # None: an abandoned call finishing late
-                    self._apply(ch, active, _as_outcome(result))
+                    self._apply(ch, active, as_outcome(result))
             for active in expired:
                 timeout = float(active.task.request["timeout_seconds"])
                 error = (
@@ -324,7 +297,7 @@ class Orchestrator:
         task.attempts = attempt_no
         request = task.request
         ch.new_attempt(
-            _attempt_row(
+            new_attempt(
                 self.run_id, task.id, attempt_id, attempt_no, request, self.worker_id, ch.now
             )
         )
@@ -384,7 +357,7 @@ class Orchestrator:
                 "exit_code": outcome.exit_code,
                 "duration_seconds": round(outcome.duration_seconds, 6),
             },
-            **_outcome_fields(outcome, ch.now),
+            **outcome_fields(outcome, ch.now),
         )
         if outcome.succeeded:
             self._transition(ch, task, "succeed", output=outcome.output, finished_at=ch.now)
@@ -392,7 +365,7 @@ class Orchestrator:
             return
         if outcome.retryable and task.attempts < task.max_attempts and self._halt_reason is None:
             delay = backoff_delay(task.attempts, task.request["retry"])
-            not_before = _wall_after(delay)
+            not_before = clock.after(delay)
             self._transition(
                 ch,
                 task,
@@ -445,9 +418,7 @@ class Orchestrator:
         heapq.heappush(self._ready, (task.heap_key(), task))
 
     def _schedule_retry(self, task: _Task, not_before: str | None) -> None:
-        delay = 0.0
-        if not_before:
-            delay = max(0.0, (clock.parse(not_before) - clock.parse(clock.now())).total_seconds())
+        delay = max(0.0, clock.seconds_until(not_before)) if not_before else 0.0
         heapq.heappush(self._timers, (time.monotonic() + delay, task.seq, task))
 
     def _tick(self) -> None:
@@ -500,7 +471,7 @@ class Orchestrator:
             for job, result in pool.collect(0.1):
                 active = self._active.pop(job.attempt_id, None)
                 if active is not None:
-                    returned.append((active, _as_outcome(result)))
+                    returned.append((active, as_outcome(result)))
         leftovers = [(a, None) for a in self._active.values()]  # calls that would not stop
         self._active.clear()
         trigger = "interrupt" if mode == "interrupt" else "cancel"
@@ -510,7 +481,7 @@ class Orchestrator:
                 if outcome is not None and outcome.succeeded:
                     self._apply(ch, active, outcome)  # it finished: keep the work
                     continue
-                fields = _outcome_fields(outcome, ch.now) if outcome else {"finished_at": ch.now}
+                fields = outcome_fields(outcome, ch.now) if outcome else {"finished_at": ch.now}
                 fields["error"] = why
                 ch.attempt(
                     self.run_id, active.task.id, active.attempt_id, "running", trigger, **fields
@@ -556,59 +527,3 @@ class Orchestrator:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-
-
-# -- helpers -------------------------------------------------------------------------------------
-
-
-def _as_outcome(result: Outcome | BaseException) -> Outcome:
-    if isinstance(result, Outcome):
-        return result
-    return Outcome(state="failed", duration_seconds=0.0, error=f"internal error: {result!r}")
-
-
-def _wall_after(seconds: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _attempt_row(
-    run_id: str,
-    task_id: str,
-    attempt_id: str,
-    attempt_no: int,
-    request: dict[str, Any],
-    worker_id: str,
-    now: str,
-) -> AttemptRow:
-    return attempt_row(
-        attempt_id=attempt_id,
-        run_id=run_id,
-        task_id=task_id,
-        attempt_no=attempt_no,
-        state="running",
-        action=request["action"],
-        worker_id=worker_id,
-        tool=request.get("tool"),
-        argv=request.get("argv"),
-        call=request.get("call"),
-        cwd=request.get("cwd"),
-        started_at=now,
-    )
-
-
-def _outcome_fields(outcome: Outcome, now: str) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "exit_code": outcome.exit_code,
-        "error": outcome.error,
-        "retryable": outcome.retryable,
-        "output": outcome.output,
-        "finished_at": now,
-        "duration_seconds": round(outcome.duration_seconds, 6),
-    }
-    for name in ("stdout", "stderr"):
-        log_file = getattr(outcome, name)
-        if log_file is not None:
-            fields[f"{name}_path"] = log_file.path
-            fields[f"{name}_bytes"] = log_file.bytes
-            fields[f"{name}_truncated"] = log_file.truncated
-    return fields

@@ -16,7 +16,6 @@ import logging
 import os
 import signal
 import socket
-from datetime import UTC, datetime
 from pathlib import Path
 
 from core import clock
@@ -33,10 +32,7 @@ def owner_alive(run: RunRow) -> bool:
     pid, host, heartbeat = run["owner_pid"], run["owner_host"], run["heartbeat_at"]
     if pid is None:
         return False
-    fresh = (
-        heartbeat is not None
-        and (datetime.now(UTC) - clock.parse(heartbeat)).total_seconds() < STALE_HEARTBEAT_SECONDS
-    )
+    fresh = heartbeat is not None and clock.seconds_since(heartbeat) < STALE_HEARTBEAT_SECONDS
     if host == socket.gethostname():
         try:
             os.kill(pid, 0)

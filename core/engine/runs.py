@@ -13,7 +13,8 @@ from core import clock
 from core.engine.bundle import Bundle
 from core.engine.events import EventBus
 from core.engine.lifecycle import RUN, TASK
-from core.engine.orchestrator import Orchestrator, RunOptions, RunResult
+from core.engine.options import RunOptions, RunResult
+from core.engine.orchestrator import Orchestrator
 from core.engine.recorder import Recorder
 from core.engine.recovery import kill_orphans, owner_alive, recover
 from core.engine.requests import build_request

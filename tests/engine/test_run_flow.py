@@ -17,7 +17,7 @@ import pytest
 
 from core.engine.bundle import load_bundle
 from core.engine.events import EventBus
-from core.engine.orchestrator import RunOptions, RunResult
+from core.engine.options import RunOptions, RunResult
 from core.engine.runs import run_bundle
 from core.state import EventRow, Ledger, open_ledger
 
