@@ -14,6 +14,9 @@ from click.testing import Result
 
 from core.cli import cli
 from core.contracts import issues
+from core.engine.bundle import load_bundle
+from core.engine.runs import create_run
+from core.state import open_ledger
 
 PY = sys.executable
 Invoke = Callable[..., Result]
@@ -244,3 +247,33 @@ def test_run_reports_each_task_as_it_ends(
     assert "- third             skipped: upstream task 'second-long-name' failed" in lines[3]
     assert "run " in result.stdout
     assert "failed" in result.stdout
+
+
+def test_finished_runs_cannot_be_resumed_or_canceled(
+    invoke: Invoke, write_bundle: Callable[..., Path]
+) -> None:
+    invoke("run", str(write_bundle([{"task_id": "a", "run": ["true"]}])))
+    resumed = invoke("resume")
+    assert resumed.exit_code == 1
+    assert "is succeeded; only pending, running or paused runs resume" in resumed.output
+    canceled = invoke("cancel", "latest")
+    assert canceled.exit_code == 1
+    assert "already succeeded; nothing to cancel" in canceled.output
+
+
+def test_a_run_that_never_started_can_be_resumed_or_canceled(
+    invoke: Invoke, write_bundle: Callable[..., Path], ledger_url: str
+) -> None:
+    ledger = open_ledger(ledger_url)
+    first = create_run(ledger, load_bundle(write_bundle([{"task_id": "a", "run": ["true"]}])))
+    second = create_run(ledger, load_bundle(write_bundle([{"task_id": "b", "run": ["true"]}])))
+    ledger.close()
+    assert invoke("resume", first).exit_code == 0
+    canceled = invoke("cancel", second, "--json")
+    assert json.loads(canceled.stdout) == {
+        "run_id": second,
+        "state": "canceled",
+        "reason": "canceled by user",
+    }
+    status = json.loads(invoke("status", second, "--json").stdout)
+    assert [t["state"] for t in status["tasks"]] == ["canceled"]
