@@ -84,7 +84,7 @@ def _check_file(path: Path) -> tuple[str | None, list[Issue], str]:
         )
     if schema == BUNDLE_SCHEMA:
         try:
-            bundle = check_bundle(document, str(path), base_dir=path.resolve().parent)
+            bundle = check_bundle(document, path=path)
         except DocumentInvalid as exc:
             return schema, list(exc.issues), ""
         waves = len(bundle.plan.waves)

@@ -5,7 +5,15 @@
 ...           "tasks": [{"task_id": "a", "run": ["true"]}]}, "workstream_spec.v1")
 """
 
-from core.contracts.documents import load_json
+from core.contracts.documents import load_json, read_json
 from core.contracts.registry import SCHEMA_NAMES, SchemaRegistry, issues, registry, validate
 
-__all__ = ["SCHEMA_NAMES", "SchemaRegistry", "issues", "load_json", "registry", "validate"]
+__all__ = [
+    "SCHEMA_NAMES",
+    "SchemaRegistry",
+    "issues",
+    "load_json",
+    "read_json",
+    "registry",
+    "validate",
+]

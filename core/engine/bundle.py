@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.contracts import issues as schema_issues
-from core.contracts import load_json
+from core.contracts import read_json
 from core.engine.execution.call import CallNotFound, resolve_callable
 from core.engine.planning import Plan, PlanNode, find_cycle, plan
 from core.engine.requests import effective_spec
@@ -39,16 +39,13 @@ class TaskEntry:
 @dataclass(frozen=True)
 class Bundle:
     source: str
-    path: Path | None
+    path: Path | None  # the file, when the bundle came from one
+    base_dir: Path  # where `call` targets are imported from first
     text: str
     sha256: str
     workstreams: tuple[dict[str, Any], ...]
     tasks: tuple[TaskEntry, ...]
     plan: Plan
-
-    @property
-    def base_dir(self) -> Path:
-        return self.path.parent if self.path is not None else Path.cwd()
 
     @property
     def name(self) -> str:
@@ -58,21 +55,26 @@ class Bundle:
 
 def load_bundle(path: str | Path) -> Bundle:
     """Read, validate and plan the bundle at ``path``; DocumentInvalid lists every problem."""
-    source = str(path)
-    document = load_json(path)
-    text = Path(path).read_text(encoding="utf-8")
-    return check_bundle(document, source, text=text, base_dir=Path(path).resolve().parent)
+    text, document = read_json(path)
+    return check_bundle(document, path=Path(path), text=text)
 
 
 def check_bundle(
     document: Any,
-    source: str = "<bundle>",
     *,
+    path: Path | None = None,
     text: str | None = None,
     base_dir: Path | None = None,
 ) -> Bundle:
+    """Validate and plan a parsed bundle (from ``path``, if it came from a file).
+
+    ``base_dir`` (default: the file's directory, else the current one) is searched first when
+    `call` targets are imported.
+    """
+    source = str(path) if path is not None else "<bundle>"
     text = text if text is not None else json.dumps(document, indent=2)
-    base_dir = base_dir or Path.cwd()
+    resolved = path.resolve() if path is not None else None
+    base_dir = base_dir or (resolved.parent if resolved is not None else Path.cwd())
     problems = schema_issues(document, SCHEMA, source)
     workstreams, entries = _entries(document)
     context = _Context(workstreams, entries, base_dir)
@@ -91,10 +93,10 @@ def check_bundle(
                 int(spec.get("priority", 0)),
             )
         )
-    bundle_path = Path(source).resolve() if source != "<bundle>" else None
     return Bundle(
         source=source,
-        path=bundle_path,
+        path=resolved,
+        base_dir=base_dir,
         text=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         workstreams=tuple(ws for _, ws in workstreams),
