@@ -152,10 +152,6 @@ def plan(bundle_path: Path, as_json: bool) -> None:
     )
 
 
-def _options(parallel: int | None, log_max_bytes: int) -> RunOptions:
-    return RunOptions(parallel=parallel, log_max_bytes=log_max_bytes)
-
-
 log_max_bytes_option = click.option(
     "--log-max-bytes",
     type=click.IntRange(min=0),
@@ -198,7 +194,7 @@ def run(
     """
     bundle = load_bundle(bundle_path)  # before the ledger opens: invalid input writes nothing
     ledger = writable_ledger(ctx)
-    options = _options(parallel, log_max_bytes)
+    options = RunOptions(parallel=parallel, log_max_bytes=log_max_bytes)
     bus = EventBus()
     run_id = create_run(ledger, bundle, options, bus=bus)
     _announce(bundle, run_id, options, ledger.location, quiet or as_json)
