@@ -6,7 +6,7 @@ and the machine answers one question, fast, from a table derived from it: from t
 does this trigger lead? An edge the machine lacks raises :class:`IllegalTransition` before
 anything is written.
 
-Later lifecycles (worker, patch, gate, circuit) are declared the same way next to these.
+Later lifecycles (worker, circuit) are declared the same way next to these.
 """
 
 from __future__ import annotations
@@ -131,4 +131,49 @@ ATTEMPT = Lifecycle.declare(
     ),
 )
 
-LIFECYCLES = {machine.name: machine for machine in (RUN, TASK, ATTEMPT)}
+# A patch: "applied" means present in a worktree (the attempt's own, or a fresh one when a
+# patch is requeued by hand); "committed" means landed on the integration branch.
+PATCH = Lifecycle.declare(
+    "patch",
+    states=(
+        "created",
+        "validated",
+        "rejected",
+        "applied",
+        "apply_failed",
+        "requeued",
+        "verified",
+        "committed",
+        "quarantined",
+        "rolled_back",
+        "dropped",
+    ),
+    initial="created",
+    edges=(
+        ("validate", "created", "validated"),  # policy and scope checks passed
+        ("reject", ("created", "applied"), "rejected"),  # policy, or a blocking gate failed
+        ("apply", ("validated", "requeued"), "applied"),
+        ("verify", "applied", "verified"),  # every blocking gate passed
+        ("commit", "verified", "committed"),  # landed on the integration branch
+        ("fail_apply", ("verified", "requeued"), "apply_failed"),  # head moved: no 3-way apply
+        ("quarantine", ("applied", "verified", "apply_failed"), "quarantined"),
+        ("requeue", ("apply_failed", "quarantined"), "requeued"),
+        ("drop", ("verified", "apply_failed", "quarantined"), "dropped"),
+        ("roll_back", "committed", "rolled_back"),  # reverted on the integration branch
+    ),
+)
+
+GATE = Lifecycle.declare(
+    "gate",
+    states=("pending", "running", "passed", "failed", "error", "skipped"),
+    initial="pending",
+    edges=(
+        ("start", "pending", "running"),
+        ("skip", "pending", "skipped"),  # nothing to check (no change) or a tool is missing
+        ("pass", "running", "passed"),
+        ("fail", "running", "failed"),
+        ("error", "running", "error"),  # could not run: timeout, crash, not found
+    ),
+)
+
+LIFECYCLES = {machine.name: machine for machine in (RUN, TASK, ATTEMPT, PATCH, GATE)}

@@ -15,9 +15,18 @@ from typing import Any
 
 from core import clock
 from core.engine.events import EventBus, make_event
-from core.engine.lifecycle import ATTEMPT, RUN, TASK
+from core.engine.lifecycle import ATTEMPT, GATE, PATCH, RUN, TASK
 from core.errors import ConcurrentUpdate
-from core.state import AttemptRow, EventRow, Ledger, LedgerTxn, RunRow, TaskRow
+from core.state import (
+    AttemptRow,
+    EventRow,
+    GateResultRow,
+    Ledger,
+    LedgerTxn,
+    PatchRow,
+    RunRow,
+    TaskRow,
+)
 
 
 class Changes:
@@ -51,6 +60,42 @@ class Changes:
             attempt_id=attempt["attempt_id"],
             payload={"attempt_no": attempt["attempt_no"]},
         )
+
+    def new_patch(self, patch: PatchRow) -> None:
+        """Record a captured patch; its history starts with every state it already passed."""
+        self.txn.insert_patch(patch)
+        previous = None
+        for entry in patch["history"]:
+            self.event(
+                f"patch.{entry['state']}",
+                run_id=patch["run_id"],
+                task_id=patch["task_id"],
+                attempt_id=patch["attempt_id"],
+                subject_id=patch["patch_id"],
+                payload=_payload(previous, entry.get("reason"), None),
+            )
+            previous = entry["state"]
+
+    def gate_results(self, results: list[GateResultRow]) -> None:
+        """Record finished gate runs, each with its ``gate.<state>`` event."""
+        for result in results:
+            if result["state"] not in GATE.states:
+                raise ValueError(f"unknown gate state {result['state']!r}")
+        self.txn.insert_gate_results(results)
+        for result in results:
+            payload: dict[str, Any] = {"gate": result["gate"], "decision": result["decision"]}
+            if result["exit_code"] is not None:
+                payload["exit_code"] = result["exit_code"]
+            if result["totals"]:
+                payload["totals"] = result["totals"]
+            self.event(
+                f"gate.{result['state']}",
+                run_id=result["run_id"],
+                task_id=result["task_id"],
+                attempt_id=result["attempt_id"],
+                subject_id=result["gate_result_id"],
+                payload=payload,
+            )
 
     # -- transitions ---------------------------------------------------------------------------
 
@@ -120,8 +165,47 @@ class Changes:
         return dest
 
 
-def _payload(previous: str, reason: str | None, extra: dict[str, Any] | None) -> dict[str, Any]:
-    payload: dict[str, Any] = {"from": previous}
+    def patch(
+        self,
+        patch: PatchRow,
+        trigger: str,
+        *,
+        reason: str | None = None,
+        payload: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> str:
+        """Move ``patch`` (as last read) along ``trigger``; its history grows by one entry."""
+        state, patch_id = patch["state"], patch["patch_id"]
+        dest = PATCH.next(state, trigger, patch_id)
+        entry = {"state": dest, "at": self.now, "reason": reason}
+        if not self.txn.update_patch(
+            patch_id,
+            state,
+            entry,
+            state=dest,
+            state_reason=reason,
+            updated_at=self.now,
+            **fields,
+        ):
+            raise ConcurrentUpdate("patch", patch_id, state)
+        self.event(
+            f"patch.{dest}",
+            run_id=patch["run_id"],
+            task_id=patch["task_id"],
+            attempt_id=patch["attempt_id"],
+            subject_id=patch_id,
+            payload=_payload(state, reason, payload),
+        )
+        patch["state"] = dest
+        patch["state_reason"] = reason
+        patch["history"].append(entry)
+        return dest
+
+
+def _payload(
+    previous: str | None, reason: str | None, extra: dict[str, Any] | None
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"from": previous} if previous else {}
     if reason:
         payload["reason"] = reason
     if extra:

@@ -86,6 +86,8 @@ class AttemptRow(TypedDict):
     started_at: str
     finished_at: str | None
     duration_seconds: float | None
+    patch_id: str | None  # the patch this attempt produced (writing tasks)
+    feedback: str | None  # summary of the blocking gate that failed it
 
 
 def attempt_row(**fields: Any) -> AttemptRow:
@@ -93,6 +95,64 @@ def attempt_row(**fields: Any) -> AttemptRow:
     row: dict[str, Any] = dict.fromkeys(AttemptRow.__annotations__)
     row.update(fields)
     return row  # type: ignore[return-value]
+
+
+class PatchRow(TypedDict):
+    """A patch: the captured diff's facts (patch_artifact.v1) and its lifecycle
+    (patch_ledger_entry.v1) in one row."""
+
+    patch_id: str
+    run_id: str
+    task_id: str
+    attempt_id: str | None
+    attempt_no: int | None
+    state: str
+    state_reason: str | None
+    history: list[dict[str, Any]]  # [{state, at, reason}], oldest first
+    base_commit: str
+    diff_path: str
+    sha256: str
+    size_bytes: int
+    files_changed: int
+    added: int
+    removed: int
+    hunks: int
+    files: list[dict[str, Any]]
+    origin: dict[str, Any] | None
+    validation: dict[str, Any] | None  # {passed, reasons, policy}
+    relations: dict[str, Any] | None
+    integration_branch: str | None
+    commit_sha: str | None
+    revert_commit: str | None
+    applied_at: str | None
+    quarantine_path: str | None
+    created_at: str
+    updated_at: str
+
+
+class GateResultRow(TypedDict):
+    gate_result_id: str
+    gate: str
+    type: str | None
+    run_id: str | None  # None for `uet gate run` outside a run
+    task_id: str | None
+    attempt_id: str | None
+    patch_id: str | None
+    command: list[str]
+    cwd: str | None
+    state: str
+    blocking: bool
+    decision: str | None
+    exit_code: int | None
+    duration_seconds: float | None
+    totals: dict[str, int] | None
+    failures: list[dict[str, Any]] | None
+    coverage: dict[str, Any] | None
+    feedback: str | None
+    log_path: str | None
+    junit_xml: str | None
+    started_at: str | None
+    finished_at: str | None
 
 
 class EventRow(TypedDict):
@@ -156,6 +216,20 @@ class LedgerTxn(Protocol):
 
     def append_events(self, events: Sequence[EventRow]) -> None: ...
 
+    def insert_patch(self, patch: PatchRow) -> None: ...
+
+    def update_patch(
+        self,
+        patch_id: str,
+        expected_state: str | None,
+        history: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Like the other updates; ``history`` is appended to the patch's state history."""
+        ...
+
+    def insert_gate_results(self, results: Sequence[GateResultRow]) -> None: ...
+
     def get_run(self, run_id: str) -> RunRow | None: ...
 
     def list_tasks(self, run_id: str) -> list[TaskRow]: ...
@@ -163,6 +237,14 @@ class LedgerTxn(Protocol):
     def list_attempts(
         self, run_id: str, task_id: str | None = None, state: str | None = None
     ) -> list[AttemptRow]: ...
+
+    def get_patch(self, patch_id: str) -> PatchRow | None: ...
+
+    def list_patches(
+        self, run_id: str | None = None, task_id: str | None = None, state: str | None = None
+    ) -> list[PatchRow]:
+        """Patches in creation order, filtered by run, task and state when given."""
+        ...
 
 
 class Ledger(LedgerTxn, Protocol):
@@ -174,7 +256,7 @@ class Ledger(LedgerTxn, Protocol):
 
     url: str
     location: str
-    artifacts_dir: Path  # where logs (and later patches) of this ledger's runs are written
+    artifacts_dir: Path  # where attempt logs, patch diffs and quarantined diffs are written
 
     def migrate(self) -> list[str]:
         """Apply pending migrations, each in its own transaction; return their names."""
@@ -201,3 +283,17 @@ class Ledger(LedgerTxn, Protocol):
     ) -> list[EventRow]: ...
 
     def get_bundle_text(self, run_id: str) -> str | None: ...
+
+    def find_patch_ids(self, prefix: str) -> list[str]: ...
+
+    def list_gate_results(
+        self,
+        run_id: str | None = None,
+        *,
+        patch_id: str | None = None,
+        attempt_id: str | None = None,
+        standalone: bool = False,
+        limit: int | None = None,
+    ) -> list[GateResultRow]:
+        """Gate results in the order they ran; ``standalone``: only those of no run."""
+        ...

@@ -1,4 +1,5 @@
-"""The run, task and attempt state machines: every illegal edge refused, nothing written."""
+"""The state machines (run, task, attempt, patch, gate): every illegal edge refused, nothing
+written."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pickle
 import pytest
 
 from core import clock
-from core.engine.lifecycle import ATTEMPT, LIFECYCLES, RUN, TASK, Lifecycle
+from core.engine.lifecycle import ATTEMPT, GATE, LIFECYCLES, PATCH, RUN, TASK, Lifecycle
 from core.engine.recorder import Recorder
 from core.errors import ConcurrentUpdate, IllegalTransition
 from core.state import Ledger
@@ -28,11 +29,25 @@ def test_machines_match_the_design() -> None:
     assert TASK.final_states == {"succeeded", "failed", "skipped", "canceled"}
     assert RUN.final_states == {"succeeded", "failed", "canceled"}
     assert ATTEMPT.final_states == {"succeeded", "failed", "timed_out", "interrupted", "canceled"}
+    # patch: created -> validated -> applied -> verified -> committed, and the side roads
+    path = ["created"]
+    for trigger in ("validate", "apply", "verify", "commit", "roll_back"):
+        path.append(PATCH.next(path[-1], trigger))
+    assert path == ["created", "validated", "applied", "verified", "committed", "rolled_back"]
+    assert PATCH.next("created", "reject") == "rejected"
+    assert PATCH.next("applied", "reject") == "rejected"  # a blocking gate failed
+    assert PATCH.next("verified", "fail_apply") == "apply_failed"
+    assert PATCH.next("apply_failed", "quarantine") == "quarantined"
+    assert PATCH.next("quarantined", "requeue") == "requeued"
+    assert PATCH.next("requeued", "apply") == "applied"
+    assert PATCH.next("quarantined", "drop") == "dropped"
+    assert PATCH.final_states == {"rejected", "rolled_back", "dropped"}
+    assert GATE.final_states == {"passed", "failed", "error", "skipped"}
 
 
 def test_every_machine_has_illegal_edges_to_check() -> None:
     by_machine = {name for name, _, _ in ILLEGAL}
-    assert by_machine == {"run", "task", "attempt"}
+    assert by_machine == {"run", "task", "attempt", "patch", "gate"}
     # every final state refuses every trigger
     for machine in LIFECYCLES.values():
         for state in machine.final_states:

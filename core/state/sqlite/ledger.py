@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,13 +13,15 @@ from core.errors import LedgerNotFound, LedgerOutdated, LedgerTooNew, MigrationT
 from core.state.contract import (
     AttemptRow,
     EventRow,
+    GateResultRow,
     LedgerTxn,
     MigrationStatus,
+    PatchRow,
     RunRow,
     TaskCounts,
     TaskRow,
 )
-from core.state.sqlite import attempts, events, migrations, runs, tasks
+from core.state.sqlite import attempts, events, gates, migrations, patches, runs, tasks
 from core.state.sqlite.connection import begin_immediate, connect
 
 
@@ -141,6 +143,21 @@ class SqliteLedger:
     def append_events(self, rows: Sequence[EventRow]) -> None:
         events.append(self._conn, rows)
 
+    def insert_patch(self, patch: PatchRow) -> None:
+        patches.insert(self._conn, patch)
+
+    def update_patch(
+        self,
+        patch_id: str,
+        expected_state: str | None,
+        history: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> bool:
+        return patches.update(self._conn, patch_id, expected_state, history, fields)
+
+    def insert_gate_results(self, results: Sequence[GateResultRow]) -> None:
+        gates.insert_many(self._conn, results)
+
     # -- reads ---------------------------------------------------------------------------------
 
     def get_run(self, run_id: str) -> RunRow | None:
@@ -176,6 +193,32 @@ class SqliteLedger:
     ) -> list[AttemptRow]:
         with self._lock:
             return attempts.select(self._conn, run_id, task_id, state)
+
+    def get_patch(self, patch_id: str) -> PatchRow | None:
+        with self._lock:
+            return patches.get(self._conn, patch_id)
+
+    def list_patches(
+        self, run_id: str | None = None, task_id: str | None = None, state: str | None = None
+    ) -> list[PatchRow]:
+        with self._lock:
+            return patches.select(self._conn, run_id, task_id, state)
+
+    def find_patch_ids(self, prefix: str) -> list[str]:
+        with self._lock:
+            return patches.find_ids(self._conn, prefix)
+
+    def list_gate_results(
+        self,
+        run_id: str | None = None,
+        *,
+        patch_id: str | None = None,
+        attempt_id: str | None = None,
+        standalone: bool = False,
+        limit: int | None = None,
+    ) -> list[GateResultRow]:
+        with self._lock:
+            return gates.select(self._conn, run_id, patch_id, attempt_id, standalone, limit)
 
     def list_events(
         self, run_id: str | None = None, after_seq: int = 0, limit: int | None = None
