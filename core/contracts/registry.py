@@ -81,31 +81,42 @@ class SchemaRegistry:
 
     def issues(self, document: Any, name: str, source: str = "") -> list[Issue]:
         """Every problem of ``document`` against schema ``name``, the most relevant first."""
-        errors = list(self.iter_errors(document, name))
-        if not errors:
-            return []
-        # The best match leads; the rest follow in document order, which is how people read.
-        best = best_match(errors, key=relevance)
-        top = best
-        while top is not None and top.parent is not None:
-            top = top.parent  # best_match may descend into an anyOf; drop that anyOf below
-        errors.sort(key=_document_order)
-        ordered = [error for error in errors if error is not top]
-        leading = [best] if best is not None else []
-        seen: set[Issue] = set()
-        result: list[Issue] = []
-        for error in leading + ordered:
-            issue = to_issue(error, source)
-            if issue not in seen:
-                seen.add(issue)
-                result.append(issue)
-        return result
+        return _ranked(list(self.iter_errors(document, name)), source)
+
+    def issues_against(
+        self, document: Any, schema: dict[str, Any], source: str = ""
+    ) -> list[Issue]:
+        """Like :meth:`issues`, for a small schema of the caller's that ``$ref``s the shipped
+        ones by their ``$id`` (a gates file is a map of ``gate_definition``s, for instance)."""
+        validator = Draft202012Validator(schema, registry=self._registry)
+        return _ranked(list(validator.iter_errors(document)), source)
 
     def validate(self, document: Any, name: str, source: str = "") -> None:
         """Raise :class:`DocumentInvalid` listing every problem, or return quietly."""
         found = self.issues(document, name, source)
         if found:
             raise DocumentInvalid(source or name, found)
+
+
+def _ranked(errors: list[ValidationError], source: str) -> list[Issue]:
+    if not errors:
+        return []
+    # The best match leads; the rest follow in document order, which is how people read.
+    best = best_match(errors, key=relevance)
+    top = best
+    while top is not None and top.parent is not None:
+        top = top.parent  # best_match may descend into an anyOf; drop that anyOf below
+    errors.sort(key=_document_order)
+    ordered = [error for error in errors if error is not top]
+    leading = [best] if best is not None else []
+    seen: set[Issue] = set()
+    result: list[Issue] = []
+    for error in leading + ordered:
+        issue = to_issue(error, source)
+        if issue not in seen:
+            seen.add(issue)
+            result.append(issue)
+    return result
 
 
 def _document_order(error: ValidationError) -> list[tuple[int, str]]:

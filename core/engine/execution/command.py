@@ -114,12 +114,14 @@ def run_command(
     env: Mapping[str, str],
     timeout: float | None,
     stdout_path: Path,
-    stderr_path: Path,
+    stderr_path: Path | None,
     cap: int,
     processes: ProcessTable,
     key: str,
     kill_grace: float = 3.0,
 ) -> Outcome:
+    """Run ``argv``; ``stderr_path=None`` merges stderr into the stdout log (gates use it, so
+    their log reads in the order the tool wrote it)."""
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -128,7 +130,7 @@ def run_command(
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.PIPE if stderr_path is not None else subprocess.STDOUT,
             start_new_session=True,
         )
     except OSError as exc:
@@ -139,7 +141,9 @@ def run_command(
             retryable=False,
         )
     processes.add(key, proc.pid)
-    sinks = {"stdout": _Sink(stdout_path, cap), "stderr": _Sink(stderr_path, cap)}
+    sinks = {"stdout": _Sink(stdout_path, cap)}
+    if stderr_path is not None:
+        sinks["stderr"] = _Sink(stderr_path, cap)
     try:
         timed_out = _pump(proc, sinks, started, timeout, kill_grace)
         _reap(proc)
@@ -152,13 +156,14 @@ def run_command(
         "duration_seconds": duration,
         "exit_code": code,
         "stdout": logs["stdout"],
-        "stderr": logs["stderr"],
+        "stderr": logs.get("stderr"),
     }
     if timed_out:
         return Outcome(state="timed_out", error=f"timed out after {timeout:g}s", **common)
     if code == 0:
         return Outcome(state="succeeded", **common)
-    return Outcome(state="failed", error=_failure_text(code, sinks["stderr"]), **common)
+    last_words = sinks.get("stderr") or sinks["stdout"]
+    return Outcome(state="failed", error=_failure_text(code, last_words), **common)
 
 
 def _failure_text(code: int, stderr: _Sink) -> str:
@@ -185,9 +190,14 @@ def _pump(
     ``select.poll`` on the two descriptors: no selector object to build per attempt, and the
     exit check (a syscall) runs only when the pipes stay quiet, not on every chunk.
     """
-    if proc.stdout is None or proc.stderr is None:  # Popen was given PIPE for both
-        raise RuntimeError("child pipes missing")
-    open_fds = {proc.stdout.fileno(): sinks["stdout"], proc.stderr.fileno(): sinks["stderr"]}
+    pipes = [(proc.stdout, sinks["stdout"])]
+    if "stderr" in sinks:
+        pipes.append((proc.stderr, sinks["stderr"]))
+    open_fds: dict[int, _Sink] = {}
+    for pipe, sink in pipes:
+        if pipe is None:  # Popen was given PIPE for every sink
+            raise RuntimeError("child pipes missing")
+        open_fds[pipe.fileno()] = sink
     poller = select.poll()
     for fd in open_fds:
         poller.register(fd, select.POLLIN)
@@ -225,8 +235,9 @@ def _pump(
                 exited_at = now
             if exited_at is not None and now - exited_at >= _EXIT_DRAIN_SECONDS:
                 break  # the main process is gone; something it left behind holds the pipes
-    proc.stdout.close()
-    proc.stderr.close()
+    for pipe, _ in pipes:
+        if pipe is not None:
+            pipe.close()
     return timed_out
 
 
