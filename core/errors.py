@@ -127,6 +127,37 @@ class InvalidLedgerURL(InvalidInput):
         return (self.__class__, (self.url, self.reason))
 
 
+class NotARepository(InvalidInput):
+    """A run with writing tasks (or ``uet land``) was pointed at something that is not git."""
+
+    code = "UET106"
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"{path} is not a git repository ({reason}); patch-first runs need one: "
+            "pass --repo PATH, or `git init` and commit first"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.path, self.reason))
+
+
+class RepositoryEmpty(InvalidInput):
+    code = "UET107"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"repository {path} has no commits yet; patches need a base commit: "
+            "make a first commit (git commit --allow-empty -m init)"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.path,))
+
+
 # --- not found (exit 1) -----------------------------------------------------------------------
 
 
@@ -149,6 +180,22 @@ class RunNotFound(NotFound):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, (self.run_id, self.candidates))
+
+
+class PatchNotFound(NotFound):
+    code = "UET203"
+
+    def __init__(self, patch_id: str, candidates: Sequence[str] = ()) -> None:
+        self.patch_id = patch_id
+        self.candidates = tuple(candidates)
+        if self.candidates:
+            message = f"patch id {patch_id!r} is ambiguous: it matches {', '.join(candidates[:5])}"
+        else:
+            message = f"no patch {patch_id!r} in this ledger (list them with `uet patches`)"
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.patch_id, self.candidates))
 
 
 class LedgerNotFound(NotFound):
@@ -247,6 +294,54 @@ class RunFinished(UetError):
         return (self.__class__, (self.run_id, self.state))
 
 
+class PatchNotActionable(UetError):
+    """A patch command does not apply to the patch as it stands (state, or a live run)."""
+
+    code = "UET305"
+
+    def __init__(self, patch_id: str, action: str, reason: str) -> None:
+        self.patch_id = patch_id
+        self.action = action
+        self.reason = reason
+        super().__init__(f"cannot {action} patch {patch_id}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.patch_id, self.action, self.reason))
+
+
+class LandRefused(UetError):
+    """``uet land`` will not touch the user's checkout as it stands; the message says why."""
+
+    code = "UET306"
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        self.run_id = run_id
+        self.reason = reason
+        super().__init__(f"cannot land run {run_id}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.run_id, self.reason))
+
+
+# --- git ----------------------------------------------------------------------------------------
+
+
+class GitFailed(UetError):
+    """A git command UET relies on failed; its arguments and stderr say what happened."""
+
+    code = "UET500"
+
+    def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
+        self.args_ = tuple(args)
+        self.returncode = returncode
+        self.stderr = stderr
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {returncode}"
+        super().__init__(f"git {' '.join(self.args_[:3])} failed: {last}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.args_, self.returncode, self.stderr))
+
+
 # --- ledger -------------------------------------------------------------------------------------
 
 
@@ -322,17 +417,23 @@ __all__ = [
     "ConcurrentUpdate",
     "DependencyCycle",
     "DocumentInvalid",
+    "GitFailed",
     "IllegalTransition",
     "InvalidInput",
     "InvalidLedgerURL",
     "Issue",
+    "LandRefused",
     "LedgerBusy",
     "LedgerError",
     "LedgerNotFound",
     "LedgerOutdated",
     "LedgerTooNew",
     "MigrationTampered",
+    "NotARepository",
     "NotFound",
+    "PatchNotActionable",
+    "PatchNotFound",
+    "RepositoryEmpty",
     "RunFinished",
     "RunNotFound",
     "RunNotResumable",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,36 @@ class Bundle:
     def name(self) -> str:
         first = self.workstreams[0]
         return str(first.get("name") or first["workstream_id"])
+
+    @property
+    def writes(self) -> bool:
+        """Whether any task changes files (the run then needs a repository)."""
+        return any(_writes(self.workstreams, entry) for entry in self.tasks)
+
+    @property
+    def gates(self) -> dict[str, dict[str, Any]]:
+        """Every gate the bundle declares, by name (names are unique across workstreams)."""
+        return declared_gates(self.workstreams)
+
+
+def declared_gates(workstreams: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for ws in workstreams:
+        gates = ws.get("gates")
+        if isinstance(gates, dict):
+            for name, definition in gates.items():
+                found.setdefault(name, definition)
+    return found
+
+
+def _writes(workstreams: Iterable[dict[str, Any]], entry: TaskEntry) -> bool:
+    if "writes" in entry.spec:
+        return bool(entry.spec["writes"])
+    for ws in workstreams:
+        if ws.get("workstream_id") == entry.workstream_id:
+            defaults = ws.get("defaults")
+            return bool(isinstance(defaults, dict) and defaults.get("writes"))
+    return False
 
 
 def load_bundle(path: str | Path) -> Bundle:
@@ -244,6 +274,45 @@ def _routable(context: _Context) -> Iterator[Issue]:
             )
 
 
+def _known_gates(context: _Context) -> Iterator[Issue]:
+    declared: dict[str, tuple[str, Any]] = {}  # name -> (where, definition)
+    for path, ws in context.workstreams:
+        gates = ws.get("gates")
+        for name, definition in gates.items() if isinstance(gates, dict) else ():
+            if name in declared and declared[name][1] != definition:
+                yield Issue(
+                    f"{path}.gates.{name}",
+                    f"gate {name!r} is declared differently at {declared[name][0]}; gate names "
+                    "are shared by the whole bundle",
+                )
+            declared.setdefault(name, (f"{path}.gates.{name}", definition))
+    workstreams = [ws for _, ws in context.workstreams]
+    references: list[tuple[str, Any]] = []
+    for path, ws in context.workstreams:
+        defaults = ws.get("defaults")
+        if isinstance(defaults, dict):
+            references.append((f"{path}.defaults", defaults.get("gates")))
+    for entry in context.tasks:
+        references.append((entry.path, entry.spec.get("gates")))
+        if not _writes(workstreams, entry):
+            for key in ("gates", "expect_change", "patch_policy", "scope"):
+                if key in entry.spec:
+                    yield Issue(
+                        f"{entry.path}.{key}",
+                        f'only for tasks that change files: add "writes": true to use {key!r}',
+                    )
+    for where, names in references:
+        for index, name in enumerate(names if isinstance(names, list) else ()):
+            if isinstance(name, str) and name not in declared:
+                known = ", ".join(sorted(declared)) or "none declared"
+                hint = difflib.get_close_matches(name, list(declared), n=1)
+                suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+                yield Issue(
+                    f"{where}.gates[{index}]",
+                    f"unknown gate {name!r} ({suggestion}declared: {known})",
+                )
+
+
 SEMANTIC_CHECKS: tuple[Callable[[_Context], Iterator[Issue]], ...] = (
     _unique_workstreams,
     _unique_tasks,
@@ -251,4 +320,5 @@ SEMANTIC_CHECKS: tuple[Callable[[_Context], Iterator[Issue]], ...] = (
     _acyclic,
     _importable_calls,
     _routable,
+    _known_gates,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_LOG_MAX_BYTES = 8 * 1024 * 1024
 
@@ -17,6 +18,8 @@ class RunOptions:
     handle_signals: bool = True  # install SIGINT/SIGTERM handlers (main thread only)
     poll_seconds: float = 0.5  # how often to look for an outside cancel
     heartbeat_seconds: float = 2.0
+    keep_worktrees: bool = False  # keep the worktrees of failed writing attempts
+    repo: Path | None = None  # the repository writing tasks change (default: the workdir's)
 
     @property
     def workers(self) -> int:

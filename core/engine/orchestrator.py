@@ -32,19 +32,22 @@ from types import FrameType
 from typing import Any
 
 from core import clock
+from core.engine import faults
 from core.engine.attempts import as_outcome, new_attempt, outcome_fields
 from core.engine.execution.call import run_call
 from core.engine.execution.command import ProcessTable, run_command
 from core.engine.execution.outcome import Outcome
 from core.engine.lifecycle import TASK
 from core.engine.options import RunOptions, RunResult
+from core.engine.patches.attempt import WriteSpec
+from core.engine.patches.flow import PatchFlow
 from core.engine.planning import PlanNode, plan
 from core.engine.recorder import Changes, Recorder
 from core.engine.retry import backoff_delay
 from core.engine.workers import Job, WorkerPool
 from core.errors import ConcurrentUpdate, RunNotFound
 from core.ids import new_id
-from core.state import Ledger, RunRow
+from core.state import Ledger, PatchRow, RunRow
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ class _Active:
     attempt_id: str
     attempt_no: int
     deadline: float | None  # call tasks: the orchestrator enforces their timeout
+    write: WriteSpec | None = None  # writing tasks: worktree, base, policy, gates
 
 
 _ATTEMPT_TRIGGER = {"succeeded": "succeed", "failed": "fail", "timed_out": "time_out"}
@@ -106,6 +110,9 @@ class Orchestrator:
         self._next_poll = 0.0
         self._next_heartbeat = 0.0
         self._startable = True  # something may be ready to start: look before waiting
+        self._flow: PatchFlow | None = None  # runs with writing tasks
+        # Verified patches waiting to land, in task priority order.
+        self._landing: list[tuple[tuple[int, float, int], _Task, PatchRow]] = []
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -117,10 +124,13 @@ class Orchestrator:
             with self._signals():
                 with self.recorder.transaction() as ch:
                     self._claim(ch, run["state"])
+                    self._reconcile_landings(ch)
                     self._settle_pending(ch)
                 return self._loop(pool)
         finally:
             pool.close()
+            if self._flow is not None:
+                self._flow.close()
             # Leaving with attempts still running means an error or a forced stop (second
             # Ctrl-C): their tools must not outlive us. The ledger still shows them running,
             # which is what `uet resume` expects after a crash.
@@ -132,6 +142,16 @@ class Orchestrator:
         run = self.ledger.get_run(self.run_id)
         if run is None:
             raise RunNotFound(self.run_id)
+        if run["integration_branch"] is not None:
+            self._flow = PatchFlow(
+                self.ledger,
+                run,
+                processes=self.processes,
+                logs_dir=self.logs_dir,
+                keep_worktrees=self.options.keep_worktrees,
+                log_max_bytes=self.options.log_max_bytes,
+                kill_grace=self.options.kill_grace_seconds,
+            )
         for ws in run["workstreams"]:
             self._policy[ws["workstream_id"]] = ws.get("on_task_failure") or "skip_dependents"
             self._limit[ws["workstream_id"]] = ws.get("max_parallel")
@@ -177,6 +197,25 @@ class Orchestrator:
         elif not ch.txn.update_run(self.run_id, state, **owner):
             raise ConcurrentUpdate("run", self.run_id, state)
 
+    def _reconcile_landings(self, ch: Changes) -> None:
+        """Verified patches of a resumed run: mark those the branch already has (a crash came
+        between the commit and its ledger write) committed; queue the others to land."""
+        if self._flow is None:
+            return
+        waiting = self.ledger.list_patches(self.run_id, state="verified")
+        if not waiting:
+            return
+        landed = self._flow.landed()
+        for patch in waiting:
+            task = self._tasks[patch["task_id"]]
+            if task.state != "running":
+                continue  # canceled or failed meanwhile: the patch stays verified, unlanded
+            commit = landed.get(patch["patch_id"])
+            if commit is not None:
+                self._committed(ch, task, patch, commit, "found on the branch after a restart")
+            else:
+                heapq.heappush(self._landing, (task.heap_key(), task, patch))
+
     def _settle_pending(self, ch: Changes) -> None:
         """Release pending tasks whose dependencies are met; skip those that can never run."""
         for task in sorted(self._tasks.values(), key=lambda t: t.seq):
@@ -217,7 +256,9 @@ class Orchestrator:
                     pool.submit(Job(active.attempt_id, active))
                 for _ in expired:
                     pool.replace_stuck_worker()
-            if not self._active and not self._ready and not self._timers:
+            if self._landing and self._signal is None and not self._canceled:
+                self._land_verified()
+            if not self._active and not self._ready and not self._timers and not self._landing:
                 return self._finish(pool)
             self._tick()
 
@@ -296,16 +337,19 @@ class Orchestrator:
         self._transition(ch, task, "start", attempts=attempt_no, **first)
         task.attempts = attempt_no
         request = task.request
-        ch.new_attempt(
-            new_attempt(
-                self.run_id, task.id, attempt_id, attempt_no, request, self.worker_id, ch.now
-            )
+        row = new_attempt(
+            self.run_id, task.id, attempt_id, attempt_no, request, self.worker_id, ch.now
         )
+        write = None
+        if request.get("writes") and self._flow is not None:
+            write = self._flow.prepare(task.id, attempt_no, request)
+            row["worktree"] = str(write.worktree)
+        ch.new_attempt(row)
         timeout = request.get("timeout_seconds")
         deadline = None
         if request["action"] == "call" and timeout:
             deadline = time.monotonic() + float(timeout)
-        active = _Active(task, attempt_id, attempt_no, deadline)
+        active = _Active(task, attempt_id, attempt_no, deadline, write)
         self._active[attempt_id] = active
         return active
 
@@ -328,17 +372,26 @@ class Orchestrator:
             "UET_ATTEMPT": str(active.attempt_no),
             "UET_ATTEMPT_ID": active.attempt_id,
         }
-        return run_command(
-            request["argv"],
-            cwd=request["cwd"],
-            env=env,
-            timeout=request.get("timeout_seconds"),
-            stdout_path=Path(f"{stem}.stdout.log"),
-            stderr_path=stderr_path,
-            cap=self.options.log_max_bytes,
-            processes=self.processes,
-            key=active.attempt_id,
-            kill_grace=self.options.kill_grace_seconds,
+
+        def run_tool(cwd: Path) -> Outcome:
+            return run_command(
+                request["argv"],
+                cwd=str(cwd),
+                env=env,
+                timeout=request.get("timeout_seconds"),
+                stdout_path=Path(f"{stem}.stdout.log"),
+                stderr_path=stderr_path,
+                cap=self.options.log_max_bytes,
+                processes=self.processes,
+                key=active.attempt_id,
+                kill_grace=self.options.kill_grace_seconds,
+            )
+
+        if active.write is None or self._flow is None:
+            return run_tool(Path(request["cwd"]))
+        env["UET_WORKTREE"] = str(active.write.worktree)
+        return self._flow.execute(
+            active.write, run_tool, env, f"{active.task.id}.{active.attempt_no}", active.attempt_id
         )
 
     # -- recording outcomes --------------------------------------------------------------------
@@ -346,6 +399,9 @@ class Orchestrator:
     def _apply(self, ch: Changes, active: _Active, outcome: Outcome) -> None:
         task = active.task
         self._running_in[task.workstream] -= 1
+        patch_fields: dict[str, Any] = {}
+        if outcome.patch is not None:
+            patch_fields = {"patch_id": outcome.patch.patch_id, "feedback": outcome.patch.feedback}
         ch.attempt(
             self.run_id,
             task.id,
@@ -358,7 +414,21 @@ class Orchestrator:
                 "duration_seconds": round(outcome.duration_seconds, 6),
             },
             **outcome_fields(outcome, ch.now),
+            **patch_fields,
         )
+        if outcome.patch is not None and self._flow is not None:
+            verified = self._flow.record(
+                ch,
+                task_id=task.id,
+                attempt_id=active.attempt_id,
+                attempt_no=active.attempt_no,
+                request=task.request,
+                result=outcome.patch,
+                tool=task.request.get("tool"),
+            )
+            if verified is not None:  # the task succeeds once its patch lands
+                heapq.heappush(self._landing, (task.heap_key(), task, verified))
+                return
         if outcome.succeeded:
             self._transition(ch, task, "succeed", output=outcome.output, finished_at=ch.now)
             self._unblock(ch, task)
@@ -377,6 +447,65 @@ class Orchestrator:
             heapq.heappush(self._timers, (time.monotonic() + delay, task.seq, task))
             return
         self._transition(ch, task, "fail", reason=outcome.error, finished_at=ch.now)
+        self._after_failure(ch, task)
+
+    # -- landing patches (one integrator: this thread) -------------------------------------------
+
+    def _land_verified(self) -> None:
+        """Land the queued verified patches, one at a time, each recorded as it lands."""
+        flow = self._flow
+        assert flow is not None  # noqa: S101 - only runs with writing tasks queue patches
+        while self._landing:
+            _, task, patch = heapq.heappop(self._landing)
+            subject = f"uet: {task.id}"
+            if task.request.get("tool"):
+                subject += f" ({task.request['tool']})"
+            landing = flow.land(patch, subject)
+            faults.point("after-land")
+            with self.recorder.transaction() as ch:
+                if landing.commit is not None:
+                    self._committed(ch, task, patch, landing.commit, None)
+                else:
+                    self._landing_failed(ch, task, patch, landing.conflict or "does not apply")
+        self._startable = True  # dependents may have been released, retries queued
+
+    def _committed(
+        self, ch: Changes, task: _Task, patch: PatchRow, commit: str, note: str | None
+    ) -> None:
+        assert self._flow is not None  # noqa: S101
+        ch.patch(
+            patch,
+            "commit",
+            reason=note or f"landed on {self._flow.branch.branch} as {commit[:12]}",
+            payload={"commit": commit},
+            integration_branch=self._flow.branch.branch,
+            commit_sha=commit,
+            applied_at=ch.now,
+        )
+        self._transition(ch, task, "succeed", finished_at=ch.now)
+        self._unblock(ch, task)
+
+    def _landing_failed(self, ch: Changes, task: _Task, patch: PatchRow, conflict: str) -> None:
+        """The head moved and the patch no longer applies: retry the task on the new head,
+        or quarantine the patch when the task has no attempts left."""
+        assert self._flow is not None  # noqa: S101
+        reason = f"does not apply on {self._flow.branch.branch}: {conflict}"
+        ch.patch(patch, "fail_apply", reason=reason)
+        self._flow.remember_failure(patch)
+        if task.attempts < task.max_attempts and self._halt_reason is None:
+            self._transition(
+                ch,
+                task,
+                "retry",
+                reason=f"patch {patch['patch_id']} {reason}; retrying on the new head",
+                payload={"delay_seconds": 0, "next_attempt": task.attempts + 1},
+                not_before=ch.now,
+            )
+            heapq.heappush(self._timers, (time.monotonic(), task.seq, task))
+            return
+        copy = self._flow.quarantine_copy(patch)
+        ch.patch(patch, "quarantine", reason="the task has no attempts left", quarantine_path=copy)
+        self._transition(ch, task, "fail", reason=f"patch {reason}", finished_at=ch.now)
         self._after_failure(ch, task)
 
     def _after_failure(self, ch: Changes, task: _Task) -> None:
@@ -498,6 +627,9 @@ class Orchestrator:
             for task in self._tasks.values():
                 if TASK.can(task.state, "cancel"):
                     self._transition(ch, task, "cancel", reason=why)
+            for _, _, patch in self._landing:
+                ch.patch(patch, "drop", reason=f"never landed: {why}")
+            self._landing.clear()
             ch.txn.update_run(self.run_id, "canceled", finished_at=ch.now, **end)
             run = self.ledger.get_run(self.run_id)
             return self._result("canceled", run["state_reason"] if run else why)

@@ -91,8 +91,11 @@ def recover(recorder: Recorder, run: RunRow) -> int:
                 error="interrupted: the process running it stopped",
                 finished_at=ch.now,
             )
+        # A running task whose patch is verified only waits for the integrator, which picks it
+        # up again (landing it, or finding it already landed); it must not run a second time.
+        landing = {patch["task_id"] for patch in ledger.list_patches(run_id, state="verified")}
         for task in ledger.list_tasks(run_id):
-            if task["state"] == "running":
+            if task["state"] == "running" and task["task_id"] not in landing:
                 ch.task(run_id, task["task_id"], "running", "requeue", reason="attempt interrupted")
         if run["state"] == "running":
             ch.event(

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.engine.patches.policy import Policy, levels_of
+
 DEFAULT_MAX_ATTEMPTS = 1
 DEFAULT_RETRY: dict[str, Any] = {
     "backoff_seconds": 1.0,
@@ -49,10 +51,15 @@ def build_request(
     run_id: str,
     workdir: Path,
     python_path: list[str],
+    repo: Path | None = None,
 ) -> dict[str, Any]:
+    """The execution request of one task. Writing tasks get their policy levels and a working
+    directory inside ``repo`` (mapped into the attempt's worktree when it runs)."""
     task = effective_spec(spec, workstream.get("defaults", {}))
     action = action_of(task)
-    return {
+    writes = bool(task.get("writes", False))
+    base = repo if writes and repo is not None else workdir
+    request: dict[str, Any] = {
         "schema_version": "execution_request.v1",
         "run_id": run_id,
         "task_id": task["task_id"],
@@ -69,12 +76,19 @@ def build_request(
         "max_attempts": int(task.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
         "retry": {**DEFAULT_RETRY, **task.get("retry", {})},
         "env": task.get("env", {}),
-        "cwd": str((workdir / task.get("cwd", ".")).resolve()),
+        "cwd": str((base / task.get("cwd", ".")).resolve()),
         "python_path": python_path,
         "estimate_seconds": float(task.get("estimate_seconds", 1.0)),
-        "writes": bool(task.get("writes", False)),
+        "writes": writes,
         "expect_change": bool(task.get("expect_change", False)),
-        "gates": list(task.get("gates", [])),
+        "gates": list(task.get("gates", [])) if writes else [],
         "budget": task.get("budget"),
         "routing": None,
     }
+    if writes:
+        levels = levels_of(workstream, task)
+        request["policy_levels"] = levels
+        request["patch_policy"] = Policy.merge(levels).document()
+        if task.get("scope"):
+            request["scope"] = task["scope"]
+    return request

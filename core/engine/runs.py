@@ -10,11 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from core import clock
+from core.adapters.git import open_repository
 from core.engine.bundle import Bundle
 from core.engine.events import EventBus
 from core.engine.lifecycle import RUN, TASK
 from core.engine.options import RunOptions, RunResult
 from core.engine.orchestrator import Orchestrator
+from core.engine.patches.integration import IntegrationBranch, branch_name
 from core.engine.recorder import Recorder
 from core.engine.recovery import kill_orphans, owner_alive, recover
 from core.engine.requests import build_request
@@ -37,6 +39,9 @@ def create_run(
     options = options or RunOptions()
     run_id = new_id()
     workdir = (workdir or Path.cwd()).resolve()
+    # A bundle with writing tasks targets a repository; no repository, no run.
+    git = open_repository(options.repo or workdir) if bundle.writes else None
+    base_commit = git.rev_parse("HEAD") if git is not None else None
     python_path = [str(bundle.base_dir)]
     by_id = {ws["workstream_id"]: ws for ws in bundle.workstreams}
     now = clock.now()
@@ -48,6 +53,7 @@ def create_run(
             run_id=run_id,
             workdir=workdir,
             python_path=python_path,
+            repo=git.repo if git is not None else None,
         )
         tasks.append(
             {
@@ -83,13 +89,15 @@ def create_run(
                 "on_task_failure": ws.get("error_handling", {}).get(
                     "on_task_failure", "skip_dependents"
                 ),
+                # Gate definitions travel with the run: resume never rereads the bundle.
+                **({"gates": ws["gates"]} if ws.get("gates") else {}),
             }
             for ws in bundle.workstreams
         ],
         "workdir": str(workdir),
-        "repo": None,
-        "base_commit": None,
-        "integration_branch": None,
+        "repo": str(git.repo) if git is not None else None,
+        "base_commit": base_commit,
+        "integration_branch": branch_name(run_id) if git is not None else None,
         "parallel": options.workers,
         "budget": None,
         "owner_host": None,
@@ -102,6 +110,20 @@ def create_run(
     }
     with Recorder(ledger, bus).transaction() as ch:
         ch.new_run(run, bundle.text, tasks)
+        if git is not None and base_commit is not None:
+            # Made before the commit: if making it fails, no run is recorded. A crash between
+            # the two leaves an unused branch, and resume makes a missing one.
+            branch = IntegrationBranch(git, branch_name(run_id))
+            branch.create(base_commit)
+            ch.event(
+                "integration.branch_created",
+                run_id=run_id,
+                payload={
+                    "branch": branch.branch,
+                    "base_commit": base_commit,
+                    "repo": str(git.repo),
+                },
+            )
     return run_id
 
 
@@ -172,6 +194,8 @@ def cancel_run(
             for task in ledger.list_tasks(run_id):
                 if TASK.can(task["state"], "cancel"):
                     ch.task(run_id, task["task_id"], task["state"], "cancel", reason=reason)
+            for patch in ledger.list_patches(run_id, state="verified"):
+                ch.patch(patch, "drop", reason=f"never landed: {reason}")
             ch.txn.update_run(run_id, "canceled", owner_pid=None, owner_host=None)
     if not live and run["owner_pid"] is not None:
         kill_orphans(run_id)

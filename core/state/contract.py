@@ -25,7 +25,7 @@ class RunRow(TypedDict):
     state_reason: str | None
     bundle_path: str | None
     bundle_sha256: str
-    workstreams: list[dict[str, Any]]  # [{workstream_id, max_parallel, on_task_failure}]
+    workstreams: list[dict[str, Any]]  # [{workstream_id, max_parallel, on_task_failure, gates}]
     workdir: str
     repo: str | None
     base_commit: str | None

@@ -25,6 +25,7 @@ class Outcome:
     output: Any = None
     stdout: LogFile | None = None
     stderr: LogFile | None = None
+    patch: Any = None  # writing tasks: the PatchOutcome of core.engine.patches.attempt
 
     @property
     def succeeded(self) -> bool:

@@ -1,0 +1,198 @@
+"""One writing attempt, start to finish, inside a worker: the patch-first pipeline.
+
+1. a fresh worktree at the integration head;
+2. the tool runs there (argv only, own process group, timeout);
+3. the repository guard checks the tool did not reach around its worktree;
+4. the change becomes a patch (diff stored under ``<ledger>/patches/<patch-id>.diff``);
+5. policy and scope checks (every violation listed);
+6. the oscillation check: the same diff as an earlier failed attempt is quarantined;
+7. the task's gates run in the worktree;
+8. the worktree is removed (kept on failure when the run asks for it).
+
+Nothing here writes to the ledger: the orchestrator records the whole :class:`PatchOutcome`
+in one transaction when the worker hands it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from core.adapters.git import Git
+from core.engine.execution.outcome import Outcome
+from core.engine.gates import GateDefinition, GateRun
+from core.engine.patches.capture import CapturedPatch, CaptureFailed, capture
+from core.engine.patches.guard import RepoGuard
+from core.engine.patches.policy import Policy, check
+from core.engine.patches.worktrees import Worktrees, admin_dir
+from core.errors import GitFailed
+from core.ids import new_id
+
+log = logging.getLogger(__name__)
+
+# What became of the change (the attempt's verdict on its patch).
+NO_CHANGE = "no_change"
+REJECTED = "rejected"  # policy or scope
+QUARANTINED = "quarantined"  # same diff as an earlier failed attempt
+GATE_FAILED = "gate_failed"  # a blocking gate did not pass
+VERIFIED = "verified"  # ready for the integration queue
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    """What the orchestrator prepares for a writing attempt."""
+
+    worktree: Path
+    base_commit: str
+    cwd_in_repo: str  # the task's working directory, relative to the repository root
+    policy: Policy
+    gates: Sequence[GateDefinition]
+    failed_hashes: Mapping[str, str]  # sha256 -> patch id, earlier failed patches of the task
+    expect_change: bool
+    keep_worktree_on_failure: bool
+    patches_dir: Path
+    quarantine_dir: Path
+    log_dir: Path
+
+
+@dataclass
+class PatchOutcome:
+    verdict: str
+    patch_id: str | None = None
+    patch: CapturedPatch | None = None
+    diff_path: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    oscillates_with: list[str] = field(default_factory=list)
+    quarantine_path: str | None = None
+    gate_runs: list[GateRun] = field(default_factory=list)
+    feedback: str | None = None
+    worktree_kept: bool = False
+
+
+ToolRunner = Callable[[Path], Outcome]  # runs the tool with the given working directory
+
+
+GateRunner = Callable[[GateDefinition, Path], GateRun]  # runs one gate in the given checkout
+
+
+def run_writing_attempt(
+    git: Git,
+    worktrees: Worktrees,
+    guard: RepoGuard,
+    spec: WriteSpec,
+    run_tool: ToolRunner,
+    run_gate: GateRunner,
+) -> Outcome:
+    """Run one writing attempt; the returned outcome carries a :class:`PatchOutcome`."""
+    try:
+        worktree = worktrees.create(spec.worktree, spec.base_commit)
+    except GitFailed as exc:
+        return Outcome("failed", 0.0, error=f"cannot create the worktree: {exc}")
+    admin = admin_dir(worktree)  # read before the tool can rewrite the .git file
+    before = guard.snapshot()
+    outcome = run_tool(worktree / spec.cwd_in_repo)
+    escaped = spec.quarantine_dir / "escaped" / spec.worktree.parent.name / spec.worktree.name
+    breach = guard.check(before, escaped)
+    failed = True
+    try:
+        if breach:
+            reasons = [f"changed .git/{name}" for name in breach.repository]
+            reasons += [f"{path}: written outside the worktree" for path in breach.checkout]
+            return _replace(
+                outcome,
+                state="failed",
+                retryable=False,
+                error=breach.describe(),
+                patch=PatchOutcome(REJECTED, reasons=reasons),
+            )
+        if not outcome.succeeded:
+            return outcome
+        result = _after_tool(git, worktree, admin, spec, run_gate)
+        failed = result.verdict not in (VERIFIED, NO_CHANGE) or (
+            result.verdict == NO_CHANGE and spec.expect_change
+        )
+        return _conclude(outcome, result, spec)
+    finally:
+        if failed and spec.keep_worktree_on_failure:
+            log.info("keeping worktree %s of a failed attempt", worktree)
+        else:
+            worktrees.remove(worktree)
+
+
+def _after_tool(
+    git: Git,
+    worktree: Path,
+    admin: Path | None,
+    spec: WriteSpec,
+    run_gate: GateRunner,
+) -> PatchOutcome:
+    if admin is None:
+        return PatchOutcome(REJECTED, reasons=["the worktree's .git file is gone or rewritten"])
+    try:
+        patch = capture(git, worktree, admin, spec.base_commit)
+    except CaptureFailed as exc:
+        return PatchOutcome(REJECTED, reasons=[str(exc)])
+    if patch is None:
+        return PatchOutcome(NO_CHANGE)
+    patch_id = new_id()
+    spec.patches_dir.mkdir(parents=True, exist_ok=True)
+    diff_path = spec.patches_dir / f"{patch_id}.diff"
+    diff_path.write_bytes(patch.diff)
+    result = PatchOutcome(VERIFIED, patch_id=patch_id, patch=patch, diff_path=str(diff_path))
+    reasons = check(patch.files, spec.policy, patch.symlink_targets)
+    if reasons:
+        result.verdict = REJECTED
+        result.reasons = reasons
+        return result
+    earlier = spec.failed_hashes.get(patch.sha256)
+    if earlier is not None:
+        spec.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        copy = spec.quarantine_dir / f"{patch_id}.diff"
+        shutil.copyfile(diff_path, copy)
+        result.verdict = QUARANTINED
+        result.oscillates_with = [earlier]
+        result.quarantine_path = str(copy)
+        result.reasons = [f"same diff as failed patch {earlier} (oscillation)"]
+        return result
+    for gate in spec.gates:
+        result.gate_runs.append(run_gate(gate, worktree))
+    blocking = [run for run in result.gate_runs if run.decision == "block"]
+    if blocking:
+        result.verdict = GATE_FAILED
+        result.reasons = [f"gate {run.gate!r} {run.state}" for run in blocking]
+        result.feedback = "\n\n".join(run.feedback for run in blocking if run.feedback) or None
+    return result
+
+
+def _conclude(outcome: Outcome, result: PatchOutcome, spec: WriteSpec) -> Outcome:
+    if result.verdict == NO_CHANGE:
+        if spec.expect_change:
+            return _replace(
+                outcome,
+                state="failed",
+                error="the tool changed nothing, and the task expects a change",
+                patch=result,
+            )
+        return _replace(outcome, patch=result)
+    if result.verdict == VERIFIED:
+        return _replace(outcome, patch=result)
+    error = {
+        REJECTED: "patch rejected: ",
+        QUARANTINED: "patch quarantined: ",
+        GATE_FAILED: "",
+    }[result.verdict] + "; ".join(result.reasons)
+    return _replace(
+        outcome,
+        state="failed",
+        error=error,
+        retryable=result.verdict != QUARANTINED,
+        patch=result,
+    )
+
+
+def _replace(outcome: Outcome, **changes: Any) -> Outcome:
+    return replace(outcome, **changes)

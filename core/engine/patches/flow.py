@@ -1,0 +1,211 @@
+"""The patch-first side of a run, as the orchestrator drives it.
+
+:class:`PatchFlow` owns a run's repository, integration branch and worktrees. The orchestrator
+asks it to prepare a writing attempt (thread of the orchestrator), to execute it (worker
+thread), to record what came of it (inside the orchestrator's transaction), and to land
+verified patches (one at a time, between transactions). Task transitions stay with the
+orchestrator: this module only knows patches.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from core.adapters.git import Git, open_repository
+from core.engine.execution.command import ProcessTable
+from core.engine.execution.outcome import Outcome
+from core.engine.gates import GateDefinition, GateRun, run_gate
+from core.engine.patches.attempt import (
+    VERIFIED,
+    PatchOutcome,
+    WriteSpec,
+    run_writing_attempt,
+)
+from core.engine.patches.guard import RepoGuard
+from core.engine.patches.integration import (
+    IntegrationBranch,
+    Landing,
+    commit_message,
+    landed_patches,
+)
+from core.engine.patches.policy import Policy
+from core.engine.patches.records import record_patch
+from core.engine.patches.worktrees import Worktrees, exclude_from_status
+from core.engine.recorder import Changes
+from core.state import Ledger, PatchRow, RunRow
+
+log = logging.getLogger(__name__)
+
+FAILED_PATCH_STATES = ("rejected", "quarantined", "apply_failed")
+QUARANTINE_DIRNAME = ".quarantine"
+
+
+class PatchFlow:
+    def __init__(
+        self,
+        ledger: Ledger,
+        run: RunRow,
+        *,
+        processes: ProcessTable,
+        logs_dir: Path,
+        keep_worktrees: bool,
+        log_max_bytes: int,
+        kill_grace: float,
+    ) -> None:
+        if run["repo"] is None or run["integration_branch"] is None or not run["base_commit"]:
+            raise ValueError(f"run {run['run_id']} has no repository")
+        self.run_id = run["run_id"]
+        self.git: Git = open_repository(Path(run["repo"]))
+        self.branch = IntegrationBranch(self.git, run["integration_branch"])
+        self.base_commit: str = run["base_commit"]
+        self.branch.ensure(self.base_commit)  # a crash may have come before it was made
+        self.worktrees = Worktrees(self.git, self.run_id)
+        common = self.git.common_dir()
+        owned = [self.worktrees.root.parent, ledger.artifacts_dir]
+        exclude_from_status(common, self.git.repo, owned)
+        self.guard = RepoGuard(self.git, common, owned)
+        self.patches_dir = ledger.artifacts_dir / "patches"
+        self.quarantine_dir = ledger.artifacts_dir / QUARANTINE_DIRNAME
+        self.logs_dir = logs_dir
+        self.processes = processes
+        self.keep_worktrees = keep_worktrees
+        self.log_max_bytes = log_max_bytes
+        self.kill_grace = kill_grace
+        self.gates = {
+            name: GateDefinition.from_document(name, doc)
+            for ws in run["workstreams"]
+            for name, doc in (ws.get("gates") or {}).items()
+        }
+        self.head = self.branch.head()
+        # Earlier failed patches per task, oldest first: the oscillation check's memory.
+        self._failed: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for patch in ledger.list_patches(self.run_id):
+            if patch["state"] in FAILED_PATCH_STATES:
+                self._failed[patch["task_id"]].append((patch["sha256"], patch["patch_id"]))
+        # Worktrees of attempts a crash interrupted are of no use to anyone.
+        for attempt in ledger.list_attempts(self.run_id, state="interrupted"):
+            if attempt["worktree"]:
+                self.worktrees.remove(Path(attempt["worktree"]))
+        self.worktrees.prune()
+
+    # -- dispatch (orchestrator thread) --------------------------------------------------------
+
+    def prepare(self, task_id: str, attempt_no: int, request: Mapping[str, Any]) -> WriteSpec:
+        policy = Policy.merge(request.get("policy_levels", ()))
+        window = policy.oscillation_window
+        earlier = self._failed.get(task_id, [])
+        if window is not None:
+            earlier = earlier[-window:] if window > 0 else []
+        repo_cwd = Path(request["cwd"])
+        try:
+            cwd_in_repo = str(repo_cwd.relative_to(self.git.repo))
+        except ValueError:
+            cwd_in_repo = "."
+        return WriteSpec(
+            worktree=self.worktrees.path_for(task_id, attempt_no),
+            base_commit=self.head,
+            cwd_in_repo=cwd_in_repo,
+            policy=policy,
+            gates=[self.gates[name] for name in request.get("gates", ())],
+            failed_hashes=dict(earlier),
+            expect_change=bool(request.get("expect_change")),
+            keep_worktree_on_failure=self.keep_worktrees,
+            patches_dir=self.patches_dir,
+            quarantine_dir=self.quarantine_dir,
+            log_dir=self.logs_dir,
+        )
+
+    # -- execution (worker thread) -------------------------------------------------------------
+
+    def execute(
+        self,
+        spec: WriteSpec,
+        run_tool: Callable[[Path], Outcome],
+        env: Mapping[str, str],
+        stem: str,
+        key: str,
+    ) -> Outcome:
+        gate = self.gate_runner(env, stem, key)
+        return run_writing_attempt(self.git, self.worktrees, self.guard, spec, run_tool, gate)
+
+    def gate_runner(
+        self, env: Mapping[str, str], stem: str, key: str
+    ) -> Callable[[GateDefinition, Path], GateRun]:
+        """Runs one gate in a checkout, its log under ``<logs>/<stem>.gates/``."""
+
+        def gate(definition: GateDefinition, checkout: Path) -> GateRun:
+            return run_gate(
+                definition,
+                checkout=checkout,
+                log_dir=self.logs_dir / f"{stem}.gates",
+                env=env,
+                processes=self.processes,
+                key=f"{key}:gate:{definition.name}",
+                cap=self.log_max_bytes,
+                kill_grace=self.kill_grace,
+            )
+
+        return gate
+
+    # -- recording (orchestrator thread, inside its transaction) -------------------------------
+
+    def record(
+        self,
+        ch: Changes,
+        *,
+        task_id: str,
+        attempt_id: str,
+        attempt_no: int,
+        request: Mapping[str, Any],
+        result: PatchOutcome,
+        tool: str | None,
+    ) -> PatchRow | None:
+        """Record the attempt's patch; return it when it is verified (ready to land)."""
+        row = record_patch(
+            ch,
+            result,
+            run_id=self.run_id,
+            task_id=task_id,
+            attempt_id=attempt_id,
+            attempt_no=attempt_no,
+            policy=request.get("patch_policy") or {},
+            origin={"tool": tool, "worktree": str(self.worktrees.path_for(task_id, attempt_no))},
+        )
+        if row is None:
+            return None
+        if row["state"] in FAILED_PATCH_STATES:
+            self.remember_failure(row)
+        return row if result.verdict == VERIFIED else None
+
+    def remember_failure(self, row: PatchRow) -> None:
+        self._failed[row["task_id"]].append((row["sha256"], row["patch_id"]))
+
+    # -- integration (orchestrator thread, between transactions) -------------------------------
+
+    def land(self, patch: PatchRow, subject: str) -> Landing:
+        message = commit_message(subject, self.run_id, patch["task_id"], patch["patch_id"])
+        landing = self.branch.land(Path(patch["diff_path"]), message)
+        if landing.commit is not None:
+            self.head = landing.commit
+        else:
+            self.head = landing.head
+        return landing
+
+    def landed(self) -> dict[str, str]:
+        """Patches already committed on the branch (read from the commits' trailers)."""
+        return landed_patches(self.git, self.branch.branch, self.base_commit)
+
+    def quarantine_copy(self, patch: PatchRow) -> str:
+        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        target = self.quarantine_dir / f"{patch['patch_id']}.diff"
+        shutil.copyfile(patch["diff_path"], target)
+        return str(target)
+
+    def close(self) -> None:
+        self.branch.close()
+        self.worktrees.prune()

@@ -1,0 +1,387 @@
+"""What people do with patches after a run: roll one back, drop it, requeue it, and land the
+run's integration branch into their own branch.
+
+Each operation checks the patch's state against the patch lifecycle before touching git, and
+writes the new state with its event in one transaction after git has done its part. Git steps
+are made detectable after a crash the same way landing is: a revert commit carries a
+``Uet-Reverts-Patch`` trailer, a requeued landing the usual ``Uet-Patch`` trailer, so running
+the same command again records what is already there instead of doing it twice.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.adapters.git import (
+    IDENTITY,
+    Git,
+    commits_with_trailer,
+    git_environment,
+    open_repository,
+)
+from core.engine.events import EventBus
+from core.engine.execution.command import ProcessTable
+from core.engine.lifecycle import PATCH
+from core.engine.options import RunOptions
+from core.engine.patches.attempt import PatchOutcome
+from core.engine.patches.flow import PatchFlow
+from core.engine.patches.integration import (
+    REVERT_TRAILER,
+    RUN_TRAILER,
+    TASK_TRAILER,
+    IntegrationBranch,
+)
+from core.engine.patches.records import record_gates
+from core.engine.recorder import Recorder
+from core.engine.recovery import owner_alive
+from core.engine.runs import get_run
+from core.errors import LandRefused, PatchNotActionable, PatchNotFound
+from core.state import Ledger, PatchRow, RunRow
+
+_ACTION_TRIGGER = {"rollback": "roll_back", "drop": "drop", "requeue": "requeue"}
+
+
+def find_patch(ledger: Ledger, ref: str) -> PatchRow:
+    """A patch by id or unique id prefix."""
+    matches = ledger.find_patch_ids(ref)
+    wanted = ref.upper()
+    chosen = wanted if wanted in matches else (matches[0] if len(matches) == 1 else None)
+    patch = ledger.get_patch(chosen) if chosen else None
+    if patch is None:
+        raise PatchNotFound(ref, matches if len(matches) > 1 else ())
+    return patch
+
+
+def _allowed(patch: PatchRow, action: str) -> None:
+    if not PATCH.can(patch["state"], _ACTION_TRIGGER[action]):
+        sources = sorted(s for s, t in PATCH.table if t == _ACTION_TRIGGER[action])
+        raise PatchNotActionable(
+            patch["patch_id"],
+            action,
+            f"it is {patch['state']}; only {', '.join(sources)} patches can be",
+        )
+
+
+def _repository(run: RunRow) -> Git:
+    if run["repo"] is None or run["integration_branch"] is None:
+        raise ValueError(f"run {run['run_id']} changed no repository")
+    return open_repository(Path(run["repo"]))
+
+
+def _quiet_run(ledger: Ledger, patch: PatchRow, action: str) -> RunRow:
+    """The patch's run, refused while a live process is executing it."""
+    run = get_run(ledger, patch["run_id"])
+    if owner_alive(run):
+        raise PatchNotActionable(
+            patch["patch_id"],
+            action,
+            f"run {run['run_id']} is being executed by pid {run['owner_pid']}; "
+            "wait for it to end (or `uet cancel` it)",
+        )
+    return run
+
+
+# -- rollback ------------------------------------------------------------------------------------
+
+
+def rollback_patch(ledger: Ledger, ref: str, *, bus: EventBus | None = None) -> PatchRow:
+    """Revert a committed patch on its integration branch (a new commit; history is kept)."""
+    patch = find_patch(ledger, ref)
+    _allowed(patch, "rollback")
+    run = get_run(ledger, patch["run_id"])
+    git = _repository(run)
+    branch = IntegrationBranch(git, patch["integration_branch"] or run["integration_branch"] or "")
+    commit = patch["commit_sha"]
+    if commit is None:
+        raise PatchNotActionable(patch["patch_id"], "rollback", "it records no commit")
+    done = commits_with_trailer(git, branch.ref, REVERT_TRAILER, commit).get(patch["patch_id"])
+    if done is None:
+        message = (
+            f"uet: revert {patch['task_id']} (patch {patch['patch_id']})\n\n"
+            f"This reverts commit {commit}.\n\n"
+            f"{RUN_TRAILER}: {patch['run_id']}\n"
+            f"{TASK_TRAILER}: {patch['task_id']}\n"
+            f"{REVERT_TRAILER}: {patch['patch_id']}\n"
+        )
+        try:
+            landing = branch.revert(commit, message)
+        finally:
+            branch.close()
+        if landing.commit is None:
+            raise PatchNotActionable(
+                patch["patch_id"],
+                "rollback",
+                f"later commits on {branch.branch} changed the same lines ({landing.conflict}); "
+                "roll those back first",
+            )
+        done = landing.commit
+    with Recorder(ledger, bus).transaction() as ch:
+        ch.patch(
+            patch,
+            "roll_back",
+            reason=f"reverted on {branch.branch} by {done[:12]}",
+            payload={"revert_commit": done},
+            revert_commit=done,
+        )
+    return patch
+
+
+# -- drop ----------------------------------------------------------------------------------------
+
+
+def drop_patch(
+    ledger: Ledger, ref: str, reason: str = "dropped by user", *, bus: EventBus | None = None
+) -> PatchRow:
+    """Give up on a patch that has not landed; a run resumed later runs its task again."""
+    patch = find_patch(ledger, ref)
+    _allowed(patch, "drop")
+    run = _quiet_run(ledger, patch, "drop")
+    if patch["state"] == "verified" and run["integration_branch"]:
+        landed = commits_with_trailer(
+            _repository(run), f"refs/heads/{run['integration_branch']}", "Uet-Patch", None
+        )
+        if patch["patch_id"] in landed:
+            raise PatchNotActionable(
+                patch["patch_id"],
+                "drop",
+                f"it is already on {run['integration_branch']}; `uet resume {run['run_id']}` "
+                "records it",
+            )
+    with Recorder(ledger, bus).transaction() as ch:
+        ch.patch(patch, "drop", reason=reason)
+    return patch
+
+
+# -- requeue -------------------------------------------------------------------------------------
+
+
+def requeue_patch(
+    ledger: Ledger,
+    ref: str,
+    options: RunOptions | None = None,
+    *,
+    bus: EventBus | None = None,
+) -> PatchRow:
+    """Try a patch that failed to land (or was quarantined) again, now: apply it to a fresh
+    worktree at the integration head, run its task's gates, and land it if they pass.
+
+    The task's own record does not change (its run may be long over); the patch's history
+    tells what happened.
+    """
+    options = options or RunOptions()
+    patch = find_patch(ledger, ref)
+    _allowed(patch, "requeue")
+    run = _quiet_run(ledger, patch, "requeue")
+    recorder = Recorder(ledger, bus)
+    with recorder.transaction() as ch:
+        ch.patch(patch, "requeue", reason="requeued by user")
+    task = next(t for t in ledger.list_tasks(run["run_id"]) if t["task_id"] == patch["task_id"])
+    flow = PatchFlow(
+        ledger,
+        run,
+        processes=ProcessTable(),
+        logs_dir=ledger.artifacts_dir / "logs" / run["run_id"],
+        keep_worktrees=options.keep_worktrees,
+        log_max_bytes=options.log_max_bytes,
+        kill_grace=options.kill_grace_seconds,
+    )
+    try:
+        return _reverify(recorder, flow, patch, task["request"])
+    finally:
+        flow.close()
+
+
+def _reverify(
+    recorder: Recorder, flow: PatchFlow, patch: PatchRow, request: dict[str, Any]
+) -> PatchRow:
+    landed = flow.landed().get(patch["patch_id"])
+    if landed is not None:  # an earlier requeue landed it, then stopped before recording it
+        return _record_landed(recorder, flow, patch, landed)
+    head = flow.branch.head()
+    stem = f"{patch['task_id']}.requeue-{patch['patch_id'][-6:]}"
+    worktree = flow.worktrees.root / stem
+    flow.worktrees.create(worktree, head)
+    failed = True
+    try:
+        applied = flow.git.run(
+            "apply", "--3way", "--whitespace=nowarn", patch["diff_path"], cwd=worktree, check=False
+        )
+        if applied.returncode != 0:
+            why = applied.stderr.decode("utf-8", "replace").strip().splitlines()
+            with recorder.transaction() as ch:
+                ch.patch(
+                    patch,
+                    "fail_apply",
+                    reason=f"does not apply on {flow.branch.branch}: {'; '.join(why[:3])}",
+                )
+            return patch
+        with recorder.transaction() as ch:
+            ch.patch(patch, "apply", reason=f"applied in a fresh worktree at {head[:12]}")
+        env = dict(os.environ)
+        gate = flow.gate_runner(env, stem, patch["patch_id"])
+        runs = [gate(flow.gates[name], worktree) for name in request.get("gates", ())]
+        result = PatchOutcome("verified", patch_id=patch["patch_id"], gate_runs=runs)
+        blocking = [r for r in runs if r.decision == "block"]
+        with recorder.transaction() as ch:
+            record_gates(
+                ch, result, run_id=patch["run_id"], task_id=patch["task_id"], attempt_id=None
+            )
+            if blocking:
+                reasons = "; ".join(f"gate {r.gate!r} {r.state}" for r in blocking)
+                ch.patch(patch, "reject", reason=reasons)
+                return patch
+            ch.patch(patch, "verify", reason=f"{len(runs)} gate(s) passed" if runs else "no gates")
+        landing = flow.land(patch, f"uet: {patch['task_id']} (requeued)")
+        if landing.commit is None:
+            with recorder.transaction() as ch:
+                ch.patch(
+                    patch,
+                    "fail_apply",
+                    reason=f"does not apply on {flow.branch.branch}: {landing.conflict}",
+                )
+            return patch
+        failed = False
+        return _record_landed(recorder, flow, patch, landing.commit)
+    finally:
+        if not (failed and flow.keep_worktrees):
+            flow.worktrees.remove(worktree)
+
+
+def _record_landed(recorder: Recorder, flow: PatchFlow, patch: PatchRow, commit: str) -> PatchRow:
+    with recorder.transaction() as ch:
+        if patch["state"] != "verified":  # found on the branch: walk the rest of the way
+            for trigger in ("apply", "verify"):
+                if PATCH.can(patch["state"], trigger):
+                    ch.patch(patch, trigger, reason="found on the branch")
+        ch.patch(
+            patch,
+            "commit",
+            reason=f"landed on {flow.branch.branch} as {commit[:12]}",
+            payload={"commit": commit},
+            integration_branch=flow.branch.branch,
+            commit_sha=commit,
+            applied_at=ch.now,
+        )
+    return patch
+
+
+# -- landing a run into the user's branch --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LandResult:
+    run_id: str
+    branch: str  # the integration branch
+    into: str  # the user's branch
+    mode: str  # "fast-forward" | "merge" | "up-to-date"
+    before: str
+    after: str
+    patches: int  # committed patches the run contributed
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "branch": self.branch,
+            "into": self.into,
+            "mode": self.mode,
+            "before": self.before,
+            "after": self.after,
+            "patches": self.patches,
+        }
+
+
+def land_run(
+    ledger: Ledger, run_id: str, *, ff_only: bool = False, bus: EventBus | None = None
+) -> LandResult:
+    """Bring ``uet/<run>`` into the branch checked out in the run's repository.
+
+    Only with a clean working tree (tracked files), on a branch (not a detached HEAD), and once
+    no live process executes the run. A fast-forward when possible, else a merge commit
+    (refused with ``ff_only``); a merge that conflicts is aborted and the files named.
+    """
+    run = get_run(ledger, run_id)
+    if run["integration_branch"] is None or run["repo"] is None:
+        raise LandRefused(run_id, 'it changed no repository (no task had "writes": true)')
+    if owner_alive(run):
+        raise LandRefused(run_id, f"it is still being executed by pid {run['owner_pid']}")
+    git = open_repository(Path(run["repo"]))
+    branch = run["integration_branch"]
+    tip = git.rev_parse(f"refs/heads/{branch}")
+    if tip is None:
+        raise LandRefused(run_id, f"its integration branch {branch} no longer exists")
+    current = git.current_branch()
+    if current is None:
+        raise LandRefused(run_id, "HEAD is detached in the repository; check out a branch first")
+    into = current.removeprefix("refs/heads/")
+    if into == branch:
+        raise LandRefused(run_id, f"{branch} itself is checked out; check out your branch first")
+    dirty = git.dirty_paths()
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        raise LandRefused(
+            run_id, f"the working tree has uncommitted changes ({shown}); commit or stash them"
+        )
+    before = git.rev_parse("HEAD") or ""
+    committed = len(ledger.list_patches(run_id, state="committed"))
+    if git.is_ancestor(tip, before):
+        return LandResult(run_id, branch, into, "up-to-date", before, before, committed)
+    user = _as_user(git)
+    if git.is_ancestor(before, tip):
+        user.run("merge", "--ff-only", "--quiet", tip)
+        mode = "fast-forward"
+    else:
+        if ff_only:
+            raise LandRefused(
+                run_id,
+                f"{into} has commits {branch} lacks; a merge is needed (drop --ff-only), "
+                "or rebase your branch",
+            )
+        message = f"Land UET run {run_id} ({branch})"
+        merged = user.run("merge", "--no-ff", "--no-edit", "-m", message, tip, check=False)
+        if merged.returncode != 0:
+            conflicts = git.text("diff", "--name-only", "--diff-filter=U").split()
+            git.run("merge", "--abort", check=False)
+            shown = ", ".join(conflicts[:5]) or merged.stderr.decode("utf-8", "replace").strip()
+            raise LandRefused(
+                run_id, f"merging {branch} into {into} conflicts ({shown}); nothing was changed"
+            )
+        mode = "merge"
+    after = git.rev_parse("HEAD") or ""
+    with Recorder(ledger, bus).transaction() as ch:
+        ch.event(
+            "integration.landed",
+            run_id=run_id,
+            payload={
+                "branch": branch,
+                "into": into,
+                "mode": mode,
+                "before": before,
+                "after": after,
+            },
+        )
+    return LandResult(run_id, branch, into, mode, before, after, committed)
+
+
+def _as_user(git: Git) -> Git:
+    """git acting in the user's branch under their own identity when they configured one (UET's
+    fixed identity is only for commits on its integration branches)."""
+    if git.run("config", "--get", "user.email", check=False).returncode != 0:
+        return git
+    env = git_environment()
+    for key in IDENTITY:
+        if key not in os.environ:
+            env.pop(key, None)
+    return Git(git.repo, env)
+
+
+__all__ = [
+    "LandResult",
+    "drop_patch",
+    "find_patch",
+    "land_run",
+    "requeue_patch",
+    "rollback_patch",
+]
