@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import click
 
+from core.adapters.git import open_repository
 from core.cli.app import EXIT_INTERRUPTED
 from core.cli.common import json_option, parallel_option, writable_ledger
 from core.cli.live import LiveReporter
@@ -20,6 +22,7 @@ from core.engine.events import EventBus
 from core.engine.options import DEFAULT_LOG_MAX_BYTES, RunOptions, RunResult
 from core.engine.runs import cancel_run, create_run, execute_run, resolve_run_id, resume_run
 from core.errors import EXIT_FAILED, EXIT_INVALID, DocumentInvalid, Issue
+from core.state import Ledger
 
 
 @click.command()
@@ -160,11 +163,22 @@ log_max_bytes_option = click.option(
     help="Keep at most this many bytes of each attempt's stdout and of its stderr.",
 )
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
+keep_worktrees_option = click.option(
+    "--keep-worktrees",
+    is_flag=True,
+    help="Keep the worktree of each failed writing attempt (under .worktrees/<run>/) to inspect.",
+)
 
 
 @click.command()
 @click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
 @parallel_option
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Repository that writing tasks change (default: the one around the current directory).",
+)
+@keep_worktrees_option
 @log_max_bytes_option
 @quiet_option
 @json_option
@@ -173,6 +187,8 @@ def run(
     ctx: click.Context,
     bundle_path: Path,
     parallel: int | None,
+    repo: Path | None,
+    keep_worktrees: bool,
     log_max_bytes: int,
     quiet: bool,
     as_json: bool,
@@ -184,6 +200,11 @@ def run(
     output goes to .ledger/logs/<run>/. Ctrl-C stops cleanly: running attempts are
     interrupted and the run is paused; `uet resume RUN` continues it.
 
+    Tasks with "writes": true run in their own git worktree of --repo. What they change
+    becomes a patch that must pass the patch policy and the task's gates; then it lands
+    on the branch uet/<run-id>. Your checkout and branch are never touched: see the
+    patches with `uet patches`, take them with `uet land`.
+
     Exit code: 0 if every task succeeded, 1 if the run failed, 2 if the bundle is
     invalid (then nothing is written), 130 if interrupted.
 
@@ -191,16 +212,21 @@ def run(
     Examples:
       uet run workstreams/examples/fanout.json
       uet run --parallel 8 --json build.json
+      uet run --repo ../service workstreams/examples/codemods.json
     """
     bundle = load_bundle(bundle_path)  # before the ledger opens: invalid input writes nothing
+    if bundle.writes:
+        open_repository(repo or Path.cwd())  # not a repository: exit 2, nothing written
     ledger = writable_ledger(ctx)
-    options = RunOptions(parallel=parallel, log_max_bytes=log_max_bytes)
+    options = RunOptions(
+        parallel=parallel, log_max_bytes=log_max_bytes, repo=repo, keep_worktrees=keep_worktrees
+    )
     bus = EventBus()
     run_id = create_run(ledger, bundle, options, bus=bus)
     _announce(bundle, run_id, options, ledger.location, quiet or as_json)
     with LiveReporter(ledger, run_id, bus, enabled=not quiet and not as_json):
         result = execute_run(ledger, run_id, options, bus=bus)
-    _report(result, as_json)
+    _report(result, as_json, ledger)
 
 
 def _announce(bundle: Bundle, run_id: str, options: RunOptions, location: str, quiet: bool) -> None:
@@ -213,21 +239,31 @@ def _announce(bundle: Bundle, run_id: str, options: RunOptions, location: str, q
     )
 
 
-def _report(result: RunResult, as_json: bool) -> None:
+def _report(result: RunResult, as_json: bool, ledger: Ledger) -> None:
+    run_row = ledger.get_run(result.run_id)
+    branch = run_row["integration_branch"] if run_row else None
+    patches = Counter(p["state"] for p in ledger.list_patches(result.run_id)) if branch else None
     if as_json:
-        echo_json(
-            {
-                "run_id": result.run_id,
-                "state": result.state,
-                "reason": result.reason,
-                "tasks": dict(result.counts),
-            }
-        )
+        document: dict[str, Any] = {
+            "run_id": result.run_id,
+            "state": result.state,
+            "reason": result.reason,
+            "tasks": dict(result.counts),
+        }
+        if branch:
+            document["integration_branch"] = branch
+            document["patches"] = dict(patches or {})
+        echo_json(document)
     else:
         counts = ", ".join(f"{n} {state}" for state, n in sorted(result.counts.items()))
         line = f"run {result.run_id} {styled_state(result.state)}: {counts}"
         if result.reason and result.state != "succeeded":
             line += f"\n  {result.reason}"
+        if branch and patches is not None:
+            landed = patches.get("committed", 0)
+            others = ", ".join(f"{n} {s}" for s, n in sorted(patches.items()) if s != "committed")
+            line += f"\n  {landed} patch(es) landed on {branch}" + (f"; {others}" if others else "")
+            line += f"\n  review: uet patches {result.run_id}   take them: uet land {result.run_id}"
         click.echo(line)
     if result.state == "paused":
         raise SystemExit(EXIT_INTERRUPTED)
@@ -238,6 +274,7 @@ def _report(result: RunResult, as_json: bool) -> None:
 @click.command()
 @click.argument("run_ref", metavar="RUN", required=False)
 @parallel_option
+@keep_worktrees_option
 @log_max_bytes_option
 @click.option(
     "--force", is_flag=True, help="Resume even if the run's recorded process looks alive."
@@ -249,6 +286,7 @@ def resume(
     ctx: click.Context,
     run_ref: str | None,
     parallel: int | None,
+    keep_worktrees: bool,
     log_max_bytes: int,
     force: bool,
     quiet: bool,
@@ -257,8 +295,9 @@ def resume(
     """Continue a run whose process stopped (crash, kill, Ctrl-C).
 
     Attempts left running are marked interrupted and their tasks run again; tasks that
-    succeeded never run again. RUN is a run id or a unique prefix of one (default: the
-    latest run).
+    succeeded never run again. Verified patches waiting to land are landed, or recorded
+    as landed when the integration branch already has them (each lands exactly once).
+    RUN is a run id or a unique prefix of one (default: the latest run).
 
     \b
     Examples:
@@ -267,13 +306,15 @@ def resume(
     """
     ledger = writable_ledger(ctx)
     run_id = resolve_run_id(ledger, run_ref)
-    options = RunOptions(parallel=parallel, log_max_bytes=log_max_bytes)
+    options = RunOptions(
+        parallel=parallel, log_max_bytes=log_max_bytes, keep_worktrees=keep_worktrees
+    )
     bus = EventBus()
     if not (quiet or as_json):
         click.echo(f"resuming run {click.style(run_id, bold=True)}", err=True)
     with LiveReporter(ledger, run_id, bus, enabled=not quiet and not as_json):
         result = resume_run(ledger, run_id, options, bus=bus, force=force)
-    _report(result, as_json)
+    _report(result, as_json, ledger)
 
 
 @click.command()
