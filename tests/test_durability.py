@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import uet_command
+from gitrepos import checksum, git, make_repo, trailer_values
 
+from core.engine import faults
 from core.state import Ledger, open_ledger
 
 pytestmark = pytest.mark.slow
@@ -190,6 +193,61 @@ def test_resume_refuses_a_run_whose_process_is_alive(
     assert f"pid {proc.pid}" in err
     proc.send_signal(signal.SIGTERM)
     assert finish(proc)[0] == 130
+    ledger.close()
+
+
+def test_kill_9_between_a_landing_and_its_record_lands_each_patch_exactly_once(
+    uet_process: Start,
+    write_bundle: Callable[..., Path],
+    ledger_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The integrator is killed (SIGKILL, through the ``after-land`` crash point) right after
+    the third patch's commit moved the integration branch and before the ledger heard of it.
+    Resume must find that commit by its trailer instead of landing the patch again."""
+    repo = make_repo(tmp_path / "project", {"README.md": "hello\n"})
+    before = checksum(repo)
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    tool = (
+        "import os, pathlib; task = os.environ['UET_TASK_ID']; "
+        f"log = open(pathlib.Path({str(calls)!r}) / task, 'a'); "
+        "log.write(os.environ['UET_ATTEMPT_ID'] + '\\n'); "
+        "pathlib.Path(task + '.txt').write_text(task + '\\n')"
+    )
+    tasks = [
+        {"task_id": f"t{i}", "writes": True, "run": [sys.executable, "-c", tool]} for i in range(6)
+    ]
+    bundle = write_bundle(tasks)
+    monkeypatch.setenv(faults.ENV_VAR, "after-land:3")
+    proc = uet_process("run", str(bundle), "--repo", str(repo), "--parallel", "2")
+    code, _, err = finish(proc)
+    assert code == -signal.SIGKILL, err
+    monkeypatch.delenv(faults.ENV_VAR)
+    ledger, run_id = only_run(ledger_url)
+    branch = f"uet/{run_id}"
+    on_branch = trailer_values(repo, branch, "Uet-Patch")
+    assert len(on_branch) == 3
+    recorded = {p["patch_id"]: p["state"] for p in ledger.list_patches(run_id)}
+    assert sorted(recorded[p] for p in on_branch) == ["committed", "committed", "verified"]
+    landed_unrecorded = next(p for p in on_branch if recorded[p] == "verified")
+
+    code, _out, err = finish(uet_process("resume", run_id))
+    assert code == 0, err
+    on_branch = trailer_values(repo, branch, "Uet-Patch")
+    assert len(on_branch) == len(set(on_branch)) == 6, "every patch lands exactly once"
+    committed = {p["patch_id"] for p in ledger.list_patches(run_id, state="committed")}
+    assert committed == set(on_branch)
+    repaired = ledger.get_patch(landed_unrecorded)
+    assert repaired is not None
+    assert repaired["history"][-1]["reason"] == "found on the branch after a restart"
+    for task in ledger.list_tasks(run_id):
+        assert task["state"] == "succeeded"
+        assert git(repo, "show", f"{branch}:{task['task_id']}.txt") == task["task_id"]
+    ran = {t["task_id"]: (calls / t["task_id"]).read_text().split() for t in tasks}
+    assert ran[repaired["task_id"]] == [repaired["attempt_id"]], "its tool did not run again"
+    assert checksum(repo) == before
     ledger.close()
 
 

@@ -164,7 +164,6 @@ class Changes:
         )
         return dest
 
-
     def patch(
         self,
         patch: PatchRow,

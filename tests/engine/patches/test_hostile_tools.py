@@ -1,0 +1,190 @@
+"""Hostile and broken tools: each is rejected or failed with its reason, nothing it did is
+applied to the integration branch, and the user's checkout (working tree, HEAD, branch,
+config, hooks) has the same checksum after the run as before.
+
+The tools are small Python programs run as real processes in real worktrees of a real
+repository made in tmp_path.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitrepos import checksum, git, make_repo
+
+from core.engine.bundle import check_bundle
+from core.engine.options import RunOptions
+from core.engine.runs import run_bundle
+from core.state import Ledger
+
+PY = sys.executable
+
+
+def hostile(
+    ledger: Ledger, repo: Path, code: str, **task: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """Run one writing task whose tool is ``code``; return its task row, its patches and the
+    failure reason. Asserts the checkout's checksum and the branch are unchanged."""
+    before = checksum(repo)
+    base = git(repo, "rev-parse", "HEAD")
+    document = {
+        "schema_version": "workstream_spec.v1",
+        "workstream_id": "ws",
+        "tasks": [{"task_id": "evil", "writes": True, "run": [PY, "-c", code], **task}],
+    }
+    options = RunOptions(parallel=1, repo=repo, handle_signals=False, kill_grace_seconds=0.3)
+    result = run_bundle(ledger, check_bundle(json.loads(json.dumps(document))), options)
+    assert result.state == "failed", "a hostile tool must not succeed"
+    assert checksum(repo) == before, "the run changed the user's checkout"
+    assert git(repo, "rev-parse", f"uet/{result.run_id}") == base, "nothing may land"
+    (task,) = ledger.list_tasks(result.run_id)
+    patches = [dict(p) for p in ledger.list_patches(result.run_id)]
+    return dict(task), patches, task["state_reason"] or ""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(
+        tmp_path / "project",
+        {"README.md": "hello\n", "src/app.py": "VALUE = 1\n", "docs/guide.md": "guide\n"},
+    )
+
+
+def test_writing_outside_its_write_scope(ledger: Ledger, repo: Path) -> None:
+    code = "import pathlib; pathlib.Path('docs/guide.md').write_text('mine\\n')"
+    _, (patch,), reason = hostile(ledger, repo, code, scope={"write": ["src/**"]})
+    assert patch["state"] == "rejected"
+    assert patch["validation"]["reasons"] == ["docs/guide.md: outside the write scope (src/**)"]
+    assert "patch rejected" in reason
+
+
+def test_writing_into_the_checkout_through_dot_dot(ledger: Ledger, repo: Path) -> None:
+    # The worktree is <repo>/.worktrees/<run>/<task>-1: three levels up is the user's checkout.
+    code = (
+        "import pathlib; pathlib.Path('../../../escaped.txt').write_text('x'); "
+        "pathlib.Path('../../../src/app.py').write_text('VALUE = 666\\n')"
+    )
+    _, patches, reason = hostile(ledger, repo, code)
+    assert patches == []
+    assert "outside its worktree" in reason
+    assert "escaped.txt" in reason
+    assert "src/app.py" in reason
+    assert not (repo / "escaped.txt").exists()
+    assert (repo / "src/app.py").read_text() == "VALUE = 1\n"
+    kept = list((Path(ledger.artifacts_dir) / ".quarantine" / "escaped").rglob("*"))
+    saved = {p.name: p.read_text() for p in kept if p.is_file()}
+    assert saved == {"escaped.txt": "x", "app.py": "VALUE = 666\n"}, "what it wrote is kept"
+
+
+def test_a_symlink_that_points_out_of_the_repository(ledger: Ledger, repo: Path) -> None:
+    code = "import os; os.symlink('/etc/passwd', 'passwd'); os.symlink('../../../..', 'src/up')"
+    _, (patch,), _ = hostile(ledger, repo, code)
+    assert patch["state"] == "rejected"
+    reasons = patch["validation"]["reasons"]
+    assert "passwd: symlink points outside the repository (/etc/passwd)" in reasons
+    assert "src/up: symlink points outside the repository (../../../..)" in reasons
+
+
+def test_editing_the_repository_config(ledger: Ledger, repo: Path) -> None:
+    code = (
+        "import subprocess; subprocess.run(['git', 'config', 'core.hooksPath', '/tmp/evil'], "
+        "check=True)"
+    )
+    _, patches, reason = hostile(ledger, repo, code)
+    assert patches == []
+    assert ".git/config" in reason
+    assert "restored" in reason
+    assert git(repo, "config", "--get", "core.hooksPath", check=False) == ""
+
+
+def test_installing_a_hook_in_the_shared_repository(ledger: Ledger, repo: Path) -> None:
+    code = (
+        "import pathlib, subprocess; common = subprocess.run(['git', 'rev-parse', "
+        "'--git-common-dir'], capture_output=True, text=True).stdout.strip(); "
+        "hook = pathlib.Path(common) / 'hooks' / 'pre-commit'; hook.write_text('#!/bin/sh\\n'); "
+        "hook.chmod(0o755)"
+    )
+    _, _patches, reason = hostile(ledger, repo, code)
+    assert ".git/hooks/pre-commit" in reason
+    assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_adding_a_binary_file_when_binaries_are_forbidden(ledger: Ledger, repo: Path) -> None:
+    code = "import pathlib; pathlib.Path('blob.bin').write_bytes(bytes(range(256)))"
+    _, (patch,), _ = hostile(ledger, repo, code, patch_policy={"allow_binary": False})
+    assert patch["state"] == "rejected"
+    assert patch["validation"]["reasons"] == [
+        "blob.bin: binary file (the policy forbids binary files)"
+    ]
+    assert patch["files"][0]["binary"] is True
+
+
+def test_exceeding_the_size_limits(ledger: Ledger, repo: Path) -> None:
+    code = (
+        "import pathlib\nfor i in range(3): pathlib.Path(f'gen{i}.txt').write_text('line\\n' * 50)"
+    )
+    policy = {"max_files": 2, "max_changed_lines": 100}
+    _, (patch,), _ = hostile(ledger, repo, code, patch_policy=policy)
+    assert patch["validation"]["reasons"] == [
+        "changes 3 files; the policy allows at most 2",
+        "changes 150 lines; the policy allows at most 100",
+    ]
+
+
+def test_deleting_its_own_worktree(ledger: Ledger, repo: Path) -> None:
+    code = "import os, shutil; shutil.rmtree(os.environ['UET_WORKTREE'])"
+    _task, patches, reason = hostile(ledger, repo, code)
+    assert patches == []
+    assert "worktree" in reason
+    assert "gone" in reason
+
+
+def test_rewriting_the_worktree_git_file_to_point_at_the_main_repository(
+    ledger: Ledger, repo: Path
+) -> None:
+    code = (
+        "import pathlib, subprocess; pathlib.Path('src/app.py').write_text('VALUE = 5\\n'); "
+        "top = pathlib.Path('../../..').resolve(); "
+        "pathlib.Path('.git').write_text(f'gitdir: {top / \".git\"}\\n')"
+    )
+    _, patches, _ = hostile(ledger, repo, code, scope={"write": ["docs/**"]})
+    # Captured through the worktree's own admin dir (read before the tool ran), so the change
+    # is seen for what it is and judged by the policy; the main index is never used.
+    (patch,) = patches
+    assert [f["path"] for f in patch["files"]] == ["src/app.py"]
+    assert patch["state"] == "rejected"
+
+
+def test_a_tool_that_hangs_is_killed_at_its_timeout(ledger: Ledger, repo: Path) -> None:
+    code = "import pathlib, time; pathlib.Path('half.txt').write_text('x'); time.sleep(60)"
+    _task, patches, reason = hostile(ledger, repo, code, timeout_seconds=0.5)
+    assert patches == []
+    assert reason.startswith("timed out after 0.5s")
+
+
+def test_a_tool_that_waits_for_input_fails_instead_of_hanging(ledger: Ledger, repo: Path) -> None:
+    code = "import pathlib, sys; answer = sys.stdin.readline(); assert answer, 'no input'"
+    _, patches, reason = hostile(ledger, repo, code, timeout_seconds=10)
+    assert patches == []
+    assert "no input" in reason
+
+
+def test_the_users_own_uncommitted_work_is_left_alone(ledger: Ledger, repo: Path) -> None:
+    (repo / "src" / "app.py").write_text("VALUE = 'mine, not committed'\n")
+    (repo / "notes.txt").write_text("my untracked notes\n")
+    code = "import pathlib; pathlib.Path('src/app.py').write_text('VALUE = 2\\n')"
+    document = {
+        "schema_version": "workstream_spec.v1",
+        "workstream_id": "ws",
+        "tasks": [{"task_id": "ok", "writes": True, "run": [PY, "-c", code]}],
+    }
+    before = checksum(repo)
+    options = RunOptions(parallel=1, repo=repo, handle_signals=False)
+    result = run_bundle(ledger, check_bundle(document), options)
+    assert result.state == "succeeded", result.reason
+    assert checksum(repo) == before
+    assert git(repo, "show", f"uet/{result.run_id}:src/app.py") == "VALUE = 2"

@@ -1,0 +1,81 @@
+"""Real git repositories for tests: made in tmp_path with the real `git`, and a checksum of
+everything a run must never change in them (working tree, HEAD, config and hooks)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
+# Folders UET owns inside a repository: never part of the user's tree.
+UET_OWNED = (".git", ".worktrees")
+
+
+def git(repo: Path, *args: str, check: bool = True) -> str:
+    env = {**os.environ, **IDENTITY, "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
+    result = subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")
+    return result.stdout.strip()
+
+
+def make_repo(path: Path, files: Mapping[str, str] | None = None, branch: str = "main") -> Path:
+    """A repository at ``path`` with ``files`` committed on ``branch``."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", branch)
+    for name, content in (files or {"README.md": "hello\n"}).items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    commit_all(path, "initial")
+    return path
+
+
+def commit_all(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def checksum(repo: Path) -> str:
+    """What a run must leave exactly as it was: every file of the working tree (UET's own
+    folders aside), HEAD and the branch it names, the repository's config and hooks."""
+    digest = hashlib.sha256()
+    for path in sorted(repo.rglob("*")):
+        relative = path.relative_to(repo)
+        if relative.parts[0] in UET_OWNED:
+            continue
+        digest.update(str(relative).encode())
+        if path.is_symlink():
+            digest.update(b"->" + os.readlink(path).encode())
+        elif path.is_file():
+            digest.update(path.read_bytes())
+    digest.update(git(repo, "rev-parse", "HEAD").encode())
+    digest.update(git(repo, "symbolic-ref", "-q", "HEAD", check=False).encode())
+    digest.update(git(repo, "status", "--porcelain").encode())
+    common = repo / ".git"
+    digest.update((common / "config").read_bytes())
+    for hook in sorted((common / "hooks").glob("*")):
+        digest.update(hook.name.encode() + hook.read_bytes())
+    return digest.hexdigest()
+
+
+def branch_log(repo: Path, branch: str) -> list[str]:
+    """Subjects of the commits on ``branch``, newest first."""
+    return git(repo, "log", "--format=%s", branch).splitlines()
+
+
+def trailer_values(repo: Path, branch: str, key: str) -> list[str]:
+    """Every value of trailer ``key`` on ``branch`` (one per commit carrying it)."""
+    out = git(repo, "log", f"--format=%(trailers:key={key},valueonly)", branch)
+    return [line.strip() for line in out.splitlines() if line.strip()]
