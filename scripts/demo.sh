@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
-# The demo behind `make demo`: validate, plan and run the example bundles on the default
-# SQLite ledger (.ledger/framework.db), then show what the ledger recorded.
+# The demo behind `make demo`, on the default SQLite ledger (.ledger/framework.db):
+#   1. the kernel: validate, plan and run example bundles (fan-out, retry), show the ledger;
+#   2. patch-first execution: copy examples/sample-project into a fresh git repository, run
+#      real codemods on it (each change a patch that must pass the pytest gate before it lands
+#      on uet/<run>), one careless change that fails the gate and is not integrated, then the
+#      patches, the gate results, and `uet land` taking the result into the project's branch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 examples=workstreams/examples
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 latest_run() { uet runs -n 1 --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["run_id"])'; }
+expect_exit() {  # expect_exit CODE COMMAND...: run it, fail the demo if it exits otherwise
+  local want=$1 code=0
+  shift
+  "$@" || code=$?
+  if [ "$code" -ne "$want" ]; then
+    echo "demo: expected exit code $want from '$*', got $code" >&2
+    exit 1
+  fi
+}
+
+# -- 1. the kernel ---------------------------------------------------------------------------
 
 step "uet validate $examples/*.json"
 uet validate "$examples"/*.json
@@ -17,30 +32,52 @@ uet plan "$examples/fanout.json"
 step "uet run $examples/fanout.json   (fan-out / fan-in)"
 uet run "$examples/fanout.json"
 
-step "uet status   (the run just finished: every task, its attempts, its output)"
-uet status
-
 step "uet run $examples/retry.json   (fails once, succeeds on retry)"
 uet run "$examples/retry.json"
 retry_run=$(latest_run)
 
-step "uet events $retry_run   (the retry, as the ledger recorded it)"
-uet events "$retry_run"
+step "uet events $retry_run --kind task.   (the retry, as the ledger recorded it)"
+uet events "$retry_run" --kind task.
 
 step "uet run $examples/skip-dependents.json   (a failure skips its dependents; exit code 1 expected)"
-set +e
-uet run "$examples/skip-dependents.json"
-code=$?
-set -e
-if [ "$code" -ne 1 ]; then
-  echo "expected exit code 1 from the failing bundle, got $code" >&2
-  exit 1
-fi
+expect_exit 1 uet run "$examples/skip-dependents.json"
 
-step "uet status   (failed run: which task failed and what was skipped)"
+step "uet status   (which task failed and what was skipped)"
 uet status
 
-step "uet runs"
-uet runs -n 5
+# -- 2. patch-first execution ----------------------------------------------------------------
 
-printf '\nLedger: .ledger/framework.db  (try: sqlite3 .ledger/framework.db "select * from v_run_progress")\n'
+project=$(mktemp -d "${TMPDIR:-/tmp}/uet-demo-project.XXXXXX")
+cp -R examples/sample-project/. "$project/"
+git -C "$project" init -q -b main
+git -C "$project" add -A
+git -C "$project" -c user.name="UET demo" -c user.email=demo@uet.invalid commit -q -m "sample project"
+
+step "a sample project in $project (git, one commit)"
+git -C "$project" log --oneline
+(cd "$project" && python3 -m pytest -q -p no:cacheprovider | tail -1)
+
+step "uet run --repo $project $examples/codemods.json   (one task breaks the tests: exit code 1 expected)"
+expect_exit 1 uet run --repo "$project" "$examples/codemods.json"
+codemods_run=$(latest_run)
+
+step "uet patches   (four landed on uet/$codemods_run; the careless rename was rejected)"
+uet patches "$codemods_run"
+
+step "uet gate results   (the unit gate per patch; lint is non-blocking: it warns, then passes)"
+uet gate results "$codemods_run"
+
+rejected=$(uet patches "$codemods_run" --state rejected --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["entry"]["patch_id"])')
+step "uet patch show $rejected --stat   (why it was not integrated: the failures, located)"
+uet patch show "$rejected" --stat
+
+step "the project's own checkout was not touched by the run"
+git -C "$project" status --short --branch
+git -C "$project" log --oneline -1
+
+step "uet land $codemods_run   (fast-forward the project's branch to the integration branch)"
+uet land "$codemods_run"
+git -C "$project" log --oneline
+
+printf '\nLedger: .ledger/framework.db  (try: sqlite3 .ledger/framework.db "select * from v_patches")\n'
+printf 'Sample project: %s\n' "$project"

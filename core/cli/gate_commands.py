@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from core.cli.common import json_option, writable_ledger
-from core.cli.output import STATE_MARKS, duration, echo_json, styled_state
+from core.cli.common import json_option, readable_ledger, writable_ledger
+from core.cli.output import STATE_MARKS, duration, echo_json, styled_state, table
 from core.engine.gates import (
     GateDefinition,
     check_gates,
@@ -16,6 +16,7 @@ from core.engine.gates import (
     load_gates,
 )
 from core.engine.gates import junit_xml as junit_report
+from core.engine.runs import resolve_run_id
 from core.errors import DocumentInvalid, Issue
 from core.state import GateResultRow, project_root
 
@@ -180,6 +181,82 @@ def _result_text(row: GateResultRow) -> str:
     if row["state"] != "passed" and row["log_path"]:
         lines.append(f"    log: {row['log_path']}")
     return "\n".join(lines)
+
+
+@gate.command("results")
+@click.argument("run_ref", metavar="[RUN]", required=False)
+@click.option(
+    "--standalone", is_flag=True, help="Results of `uet gate run` (outside runs) instead."
+)
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="With --standalone: how many of the latest results.",
+)
+@json_option
+@click.pass_context
+def gate_results(
+    ctx: click.Context, run_ref: str | None, standalone: bool, limit: int, as_json: bool
+) -> None:
+    """List recorded gate results: a run's (default: the latest run) or those of `uet gate run`.
+
+    \b
+    Examples:
+      uet gate results
+      uet gate results 01JD3Q --json
+      uet gate results --standalone -n 10
+    """
+    ledger = readable_ledger(ctx)
+    if standalone:
+        rows = ledger.list_gate_results(standalone=True, limit=limit)
+    else:
+        # Grouped by attempt (ids are time-ordered), in the order each attempt ran its gates.
+        rows = sorted(
+            ledger.list_gate_results(resolve_run_id(ledger, run_ref)),
+            key=lambda row: (row["attempt_id"] or "", row["started_at"] or ""),
+        )
+    if as_json:
+        echo_json([gate_result_document(row) for row in rows])
+        return
+    if not rows:
+        click.echo("no gate results")
+        return
+    lines = [
+        [
+            row["task_id"] or "-",
+            row["gate"],
+            styled_state(row["state"]),
+            row["decision"] or "-",
+            duration(row["duration_seconds"]),
+            _short(_outcome(row), 70),
+        ]
+        for row in rows
+    ]
+    click.echo(table(["TASK", "GATE", "STATE", "DECISION", "DURATION", "RESULT"], lines))
+
+
+def _outcome(row: GateResultRow) -> str:
+    totals = row["totals"] or {}
+    counted = [
+        f"{totals[k]} {k}" for k in ("passed", "failed", "errors", "skipped") if totals.get(k)
+    ]
+    text = ", ".join(counted)
+    failures = row["failures"] or []
+    if failures and row["state"] != "passed":
+        first = failures[0]
+        where = f"{first['file']}:{first['line']} " if first.get("file") else ""
+        text += f"{'; ' if text else ''}{where}{first['message']}"
+    elif not text and row["feedback"]:
+        text = row["feedback"].splitlines()[0]
+    return text
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 COMMANDS = [gate]

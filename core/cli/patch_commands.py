@@ -192,6 +192,8 @@ def _totals(gate: GateResultRow) -> str:
     totals = gate["totals"] or {}
     shown = [f"{totals[k]} {k}" for k in ("passed", "failed", "errors", "skipped") if totals.get(k)]
     text = ", ".join(shown)
+    if not text and gate["exit_code"] is not None:
+        text = f"exit code {gate['exit_code']}"
     if gate["coverage"]:
         text += f"{', ' if text else ''}coverage {gate['coverage']['percent']:g}%"
     return text

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -87,7 +88,21 @@ def run_writing_attempt(
     run_tool: ToolRunner,
     run_gate: GateRunner,
 ) -> Outcome:
-    """Run one writing attempt; the returned outcome carries a :class:`PatchOutcome`."""
+    """Run one writing attempt; the returned outcome carries a :class:`PatchOutcome`, and its
+    duration covers the whole attempt (worktree, tool, capture, checks, gates)."""
+    started = time.monotonic()
+    outcome = _attempt(git, worktrees, guard, spec, run_tool, run_gate)
+    return _replace(outcome, duration_seconds=time.monotonic() - started)
+
+
+def _attempt(
+    git: Git,
+    worktrees: Worktrees,
+    guard: RepoGuard,
+    spec: WriteSpec,
+    run_tool: ToolRunner,
+    run_gate: GateRunner,
+) -> Outcome:
     try:
         worktree = worktrees.create(spec.worktree, spec.base_commit)
     except GitFailed as exc:
