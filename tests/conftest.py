@@ -20,6 +20,15 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
+def plain_subprocesses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests whose subprocesses (tools, gates, tiny pytest projects) run no UET code: they
+    inherit neither coverage.py's subprocess measurement nor pytest's plugin autoloading,
+    which only make each one start several times slower."""
+    monkeypatch.delenv("COVERAGE_PROCESS_CONFIG", raising=False)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+@pytest.fixture
 def ledger_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'ledger' / 'framework.db'}"
 

@@ -277,7 +277,7 @@ def drop(ctx: click.Context, patch_ref: str, reason: str, as_json: bool) -> None
       uet patch drop 01JD3QX4 --reason "superseded by the manual fix"
     """
     ledger = writable_ledger(ctx)
-    _done(drop_patch(ledger, find_patch(ledger, patch_ref)["patch_id"], reason), as_json, ledger)
+    _done(drop_patch(ledger, patch_ref, reason), as_json, ledger)
 
 
 @click.command()

@@ -20,6 +20,7 @@ from core.engine.bundle import SCHEMA as BUNDLE_SCHEMA
 from core.engine.bundle import Bundle, check_bundle, load_bundle
 from core.engine.events import EventBus
 from core.engine.options import DEFAULT_LOG_MAX_BYTES, RunOptions, RunResult
+from core.engine.project import project_constraints
 from core.engine.runs import cancel_run, create_run, execute_run, resolve_run_id, resume_run
 from core.errors import EXIT_FAILED, EXIT_INVALID, DocumentInvalid, Issue
 from core.state import Ledger
@@ -215,8 +216,8 @@ def run(
       uet run --repo ../service workstreams/examples/codemods.json
     """
     bundle = load_bundle(bundle_path)  # before the ledger opens: invalid input writes nothing
-    if bundle.writes:
-        open_repository(repo or Path.cwd())  # not a repository: exit 2, nothing written
+    if bundle.writes:  # not a repository, or an invalid project profile: exit 2, nothing written
+        project_constraints(open_repository(repo or Path.cwd()).repo)
     ledger = writable_ledger(ctx)
     options = RunOptions(
         parallel=parallel, log_max_bytes=log_max_bytes, repo=repo, keep_worktrees=keep_worktrees

@@ -52,9 +52,11 @@ def build_request(
     workdir: Path,
     python_path: list[str],
     repo: Path | None = None,
+    project_policy: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The execution request of one task. Writing tasks get their policy levels and a working
-    directory inside ``repo`` (mapped into the attempt's worktree when it runs)."""
+    """The execution request of one task. Writing tasks get their policy levels (the
+    project's, the workstream's, the task's) and a working directory inside ``repo`` (mapped
+    into the attempt's worktree when it runs)."""
     task = effective_spec(spec, workstream.get("defaults", {}))
     action = action_of(task)
     writes = bool(task.get("writes", False))
@@ -86,7 +88,8 @@ def build_request(
         "routing": None,
     }
     if writes:
-        levels = levels_of(workstream, task)
+        project = {"patch_policy": project_policy} if project_policy else None
+        levels = levels_of(project, workstream, task)
         request["policy_levels"] = levels
         request["patch_policy"] = Policy.merge(levels).document()
         if task.get("scope"):

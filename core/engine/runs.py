@@ -17,6 +17,7 @@ from core.engine.lifecycle import RUN, TASK
 from core.engine.options import RunOptions, RunResult
 from core.engine.orchestrator import Orchestrator
 from core.engine.patches.integration import IntegrationBranch, branch_name
+from core.engine.project import project_constraints
 from core.engine.recorder import Recorder
 from core.engine.recovery import kill_orphans, owner_alive, recover
 from core.engine.requests import build_request
@@ -42,6 +43,7 @@ def create_run(
     # A bundle with writing tasks targets a repository; no repository, no run.
     git = open_repository(options.repo or workdir) if bundle.writes else None
     base_commit = git.rev_parse("HEAD") if git is not None else None
+    project_policy = project_constraints(git.repo) if git is not None else None
     python_path = [str(bundle.base_dir)]
     by_id = {ws["workstream_id"]: ws for ws in bundle.workstreams}
     now = clock.now()
@@ -54,6 +56,7 @@ def create_run(
             workdir=workdir,
             python_path=python_path,
             repo=git.repo if git is not None else None,
+            project_policy=project_policy,
         )
         tasks.append(
             {

@@ -15,6 +15,7 @@ from gitrepos import checksum, git, make_repo
 
 from core.contracts import issues
 
+pytestmark = pytest.mark.usefixtures("plain_subprocesses")
 PY = sys.executable
 Invoke = Callable[..., Result]
 
@@ -70,6 +71,21 @@ def test_run_of_writing_tasks_outside_a_repository_is_invalid_and_writes_nothing
     result = invoke("run", str(bundle), "--repo", str(plain))
     assert result.exit_code == 2
     assert "is not a git repository" in result.output
+    assert not Path(ledger_url.removeprefix("sqlite:///")).exists(), "no ledger was created"
+
+
+def test_an_invalid_project_profile_is_refused_with_its_json_path(
+    invoke: Invoke, write_bundle: Callable[..., Path], repo: Path, ledger_url: str
+) -> None:
+    (repo / ".uet").mkdir()
+    (repo / ".uet" / "project_profile.json").write_text(
+        json.dumps({"schema_version": "project_profile.v1", "constraints": {"max_files": -1}})
+    )
+    bundle = write_bundle([{"task_id": "t", "writes": True, "run": write("a.txt", "A\n")}])
+    result = invoke("run", str(bundle), "--repo", str(repo))
+    assert result.exit_code == 2
+    assert "project_profile.json" in result.output
+    assert "$.constraints.max_files" in result.output
     assert not Path(ledger_url.removeprefix("sqlite:///")).exists(), "no ledger was created"
 
 

@@ -3,11 +3,15 @@ test reports, and GitHub Actions workflow commands (annotations on the changed l
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from core.engine.gates.parsing import strip_ansi
 from core.state import GateResultRow
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def gate_result_document(row: GateResultRow) -> dict[str, Any]:
@@ -31,7 +35,7 @@ def junit_xml(rows: Sequence[GateResultRow], suite: str = "uet gates") -> bytes:
         case = ET.SubElement(
             cases, "testcase", classname="uet.gates", name=row["gate"], time=f"{seconds:.3f}"
         )
-        text = row["feedback"] or ""
+        text = _xml_text(row["feedback"] or "")
         first = text.splitlines()[0] if text else row["state"]
         if row["state"] == "failed":
             counts["failures"] += 1
@@ -51,6 +55,11 @@ def junit_xml(rows: Sequence[GateResultRow], suite: str = "uet gates") -> bytes:
     root.append(cases)
     ET.indent(root)
     return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True)) + b"\n"
+
+
+def _xml_text(text: str) -> str:
+    """``text`` without what XML 1.0 cannot carry (colour codes' ESC, other control bytes)."""
+    return _NOT_XML.sub("", strip_ansi(text))
 
 
 def github_annotations(rows: Sequence[GateResultRow]) -> Iterator[str]:

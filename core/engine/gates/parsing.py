@@ -37,6 +37,10 @@ _COVERAGE_TOTAL = re.compile(
     re.MULTILINE,
 )
 _PYTEST_NO_TESTS = 5
+# Colour codes (CSI sequences) some tools print even into a pipe.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# Folders of installed code: a frame or a diagnostic there is not the project's.
+_THIRD_PARTY = frozenset({".venv", "venv", "site-packages", "node_modules", ".tox", ".nox"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +83,7 @@ class Locator:
             relative = resolved.relative_to(self.root)
         except (OSError, ValueError):
             return None
-        if not resolved.is_file():
+        if not resolved.is_file() or _THIRD_PARTY.intersection(relative.parts):
             return None
         return PurePosixPath(relative).as_posix()
 
@@ -115,8 +119,8 @@ def _case_failure(case: ET.Element, problem: ET.Element, locator: Locator) -> Fa
     file, line = None, None
     for match in _FRAME.finditer(text):
         relative = locator.relative(match["file"])
-        if relative is not None:
-            file, line = relative, int(match["line"])  # the deepest frame inside the checkout
+        if relative is not None:  # the deepest frame inside the checkout
+            file, line = relative, _line(match["line"])
     if file is None and case.get("file"):
         file = locator.relative(case.get("file") or "")
         line = _int(case.get("line")) + 1 if case.get("line") and file else None  # 0-based
@@ -147,7 +151,7 @@ def diagnostics_from_text(text: str, locator: Locator) -> list[Failure]:
     found: list[Failure] = []
     seen: set[tuple[str, int, str]] = set()
     header = ""
-    for raw in text.splitlines():
+    for raw in strip_ansi(text).splitlines():
         match = _DIAGNOSTIC.match(raw)
         arrow = None if match else _ARROW.match(raw)
         if match is None and arrow is None:
@@ -164,7 +168,7 @@ def diagnostics_from_text(text: str, locator: Locator) -> list[Failure]:
         if key in seen:
             continue
         seen.add(key)
-        found.append(Failure(_clip(message), None, relative, int(hit["line"])))
+        found.append(Failure(_clip(message), None, relative, _line(hit["line"])))
         if len(found) >= MAX_FAILURES:
             break
     return found
@@ -182,6 +186,16 @@ def is_pytest(argv: tuple[str, ...] | list[str]) -> bool:
 
 def pytest_collected_nothing(argv: tuple[str, ...] | list[str], exit_code: int | None) -> bool:
     return exit_code == _PYTEST_NO_TESTS and is_pytest(argv)
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _line(text: str) -> int | None:
+    """A printed line number; 0 (eslint's "whole file") is no line."""
+    number = int(text)
+    return number if number >= 1 else None
 
 
 def _int(value: str | None) -> int:

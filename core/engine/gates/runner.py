@@ -36,6 +36,7 @@ from core.engine.gates.parsing import (
     is_pytest,
     pytest_collected_nothing,
     read_junit,
+    strip_ansi,
 )
 from core.state import GateResultRow
 
@@ -183,7 +184,7 @@ def run_gate(
     run.finished_at = clock.now()
     run.exit_code = outcome.exit_code
     run.log_path = outcome.stdout.path if outcome.stdout else None
-    text = _read_back(log_file) if outcome.stdout else ""
+    text = strip_ansi(_read_back(log_file)) if outcome.stdout else ""
     run.output_tail = "\n".join(text.rstrip().splitlines()[-_TAIL_LINES:])
     locator = Locator(checkout, cwd)
     report = read_junit(junit_path, locator) if junit_path is not None else None
@@ -215,7 +216,9 @@ def _judge(
         return "passed", f"`{command}` passed{counts}"
     if pytest_collected_nothing(argv, exit_code):
         return "failed", f"`{command}` collected no tests (pytest exit code 5)"
-    if is_pytest(argv) and exit_code in _PYTEST_BROKE:
+    if is_pytest(argv) and exit_code in _PYTEST_BROKE and not run.failures:
+        # Nothing located: pytest itself broke (usage, internal error). A collection error in
+        # the code under test (also exit code 2) has located failures and counts as failed.
         return "error", f"`{command}` could not run the tests (pytest exit code {exit_code})"
     return "failed", f"`{command}` exited with code {exit_code}{counts}"
 

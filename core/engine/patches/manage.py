@@ -29,6 +29,7 @@ from core.engine.options import RunOptions
 from core.engine.patches.attempt import PatchOutcome
 from core.engine.patches.flow import PatchFlow
 from core.engine.patches.integration import (
+    PATCH_TRAILER,
     REVERT_TRAILER,
     RUN_TRAILER,
     TASK_TRAILER,
@@ -141,7 +142,7 @@ def drop_patch(
     run = _quiet_run(ledger, patch, "drop")
     if patch["state"] == "verified" and run["integration_branch"]:
         landed = commits_with_trailer(
-            _repository(run), f"refs/heads/{run['integration_branch']}", "Uet-Patch", None
+            _repository(run), f"refs/heads/{run['integration_branch']}", PATCH_TRAILER, None
         )
         if patch["patch_id"] in landed:
             raise PatchNotActionable(

@@ -21,6 +21,7 @@ from core.engine.options import RunOptions
 from core.engine.runs import run_bundle
 from core.state import Ledger
 
+pytestmark = pytest.mark.usefixtures("plain_subprocesses")
 PY = sys.executable
 
 

@@ -25,6 +25,7 @@ from core.engine.runs import run_bundle
 from core.errors import LandRefused, PatchNotActionable, PatchNotFound
 from core.state import Ledger, PatchRow
 
+pytestmark = pytest.mark.usefixtures("plain_subprocesses")
 PY = sys.executable
 
 

@@ -22,6 +22,7 @@ from core.engine.runs import run_bundle
 from core.errors import NotARepository, RepositoryEmpty
 from core.state import Ledger
 
+pytestmark = pytest.mark.usefixtures("plain_subprocesses")
 PY = sys.executable
 
 
@@ -308,6 +309,41 @@ def test_policy_levels_only_tighten(ledger: Ledger, project: Path) -> None:
     assert wide["validation"] is not None
     assert wide["validation"]["reasons"] == ["docs/x.md: outside the write scope (src/**)"]
     assert patches_by_task(ledger, result.run_id)["inside"][0]["state"] == "committed"
+
+
+def test_the_project_profile_constraints_are_the_broadest_level(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "profiled", {"README.md": "x\n"})
+    profile = {
+        "schema_version": "project_profile.v1",
+        "project_name": "profiled",
+        "profile_id": "generic",
+        "domain": "generic",
+        "gates": {},
+        "constraints": {"max_files": 1, "forbidden": ["secrets/**"]},
+    }
+    (repo / ".uet").mkdir()
+    (repo / ".uet" / "project_profile.json").write_text(json.dumps(profile))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "profile")
+    tool = python(
+        "import pathlib; pathlib.Path('secrets').mkdir(); "
+        "pathlib.Path('secrets/key').write_text('k'); pathlib.Path('b.txt').write_text('b')"
+    )
+    result = run(
+        ledger,
+        repo,
+        [{"task_id": "t", "writes": True, "run": tool, "patch_policy": {"max_files": 5}}],
+    )
+    (patch,) = ledger.list_patches(result.run_id)
+    assert patch["validation"] is not None
+    assert patch["validation"]["reasons"] == [
+        "secrets/key: forbidden path (matches secrets/**)",
+        "changes 2 files; the policy allows at most 1",
+    ]
+    (task,) = ledger.list_tasks(result.run_id)
+    assert task["request"]["policy_levels"][0] == profile["constraints"]
 
 
 def test_keep_worktrees_keeps_the_worktree_of_a_failed_attempt(
