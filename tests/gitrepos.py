@@ -29,22 +29,34 @@ def git(repo: Path, *args: str, check: bool = True) -> str:
     return result.stdout.strip()
 
 
-def make_repo(path: Path, files: Mapping[str, str] | None = None, branch: str = "main") -> Path:
+def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
+    """Write ``files`` (relative path -> text or bytes) under ``root``, making folders."""
+    for name, content in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
+
+
+def make_repo(
+    path: Path, files: Mapping[str, str | bytes] | None = None, branch: str = "main"
+) -> Path:
     """A repository at ``path`` with ``files`` committed on ``branch``."""
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", branch)
-    for name, content in (files or {"README.md": "hello\n"}).items():
-        target = path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content, encoding="utf-8")
+    write_files(path, files or {"README.md": "hello\n"})
     commit_all(path, "initial")
     return path
 
 
-def commit_all(repo: Path, message: str) -> str:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--allow-empty", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
+def commit_all(checkout: Path, message: str) -> str:
+    """Stage everything in ``checkout`` (a repository or one of its worktrees) and commit it;
+    the new commit."""
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "-q", "--allow-empty", "--no-verify", "-m", message)
+    return git(checkout, "rev-parse", "HEAD")
 
 
 def checksum(repo: Path) -> str:

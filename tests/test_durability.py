@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import uet_command
 from gitrepos import checksum, git, make_repo, trailer_values
 
 from core.engine import faults
@@ -251,8 +250,7 @@ def test_kill_9_between_a_landing_and_its_record_lands_each_patch_exactly_once(
     ledger.close()
 
 
-def test_cli_entry_point_reports_version(tmp_path: Path) -> None:
-    out = subprocess.run(
-        uet_command("--version"), capture_output=True, text=True, check=True, cwd=tmp_path
-    )
-    assert out.stdout.startswith("uet, version")
+def test_cli_entry_point_reports_version(uet_process: Start) -> None:
+    code, out, err = finish(uet_process("--version"))
+    assert code == 0, err
+    assert out.startswith("uet, version")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.adapters.git import Git
-from core.engine.patches.diff import parse
+from core.engine.patches.diff import SYMLINK_MODE, DiffFormatError, parse
 from core.errors import GitFailed
 
 DIFF_ARGS = (
@@ -73,12 +73,15 @@ def capture(git: Git, worktree: Path, admin: Path, base_commit: str) -> Captured
         raise CaptureFailed(f"cannot read the worktree's changes: {exc}") from exc
     if not output:
         return None
-    parsed = parse(output)
+    try:
+        parsed = parse(output)
+    except DiffFormatError as exc:
+        raise CaptureFailed(f"cannot read git's diff output: {exc}") from exc
     if not parsed.files:
         return None
     targets: dict[str, str] = {}
     for entry in parsed.files:
-        if entry["symlink"] and entry["change"] != "deleted":
+        if entry["new_mode"] == SYMLINK_MODE:  # a symlink after the change: where it points
             try:
                 targets[entry["path"]] = os.readlink(worktree / entry["path"])
             except OSError:

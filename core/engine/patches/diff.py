@@ -48,21 +48,24 @@ def parse(output: bytes) -> ParsedDiff:
     """Parse ``git diff -z --raw --numstat --patch --binary --full-index`` output."""
     tokens = output.split(b"\0")
     index = 0
-    raw: list[tuple[str, str, str, list[str]]] = []  # (old mode, new mode, status, paths)
+    raw: list[tuple[str, str, bool, str, list[str]]] = []  # modes, same blob, status, paths
     while index < len(tokens) and tokens[index].startswith(b":"):
         fields = tokens[index][1:].decode().split(" ")
         if len(fields) != 5:
             raise DiffFormatError(f"unexpected raw diff entry {tokens[index][:80]!r}")
-        old_mode, new_mode, status = fields[0], fields[1], fields[4]
+        old_mode, new_mode, old_blob, new_blob, status = fields
         count = 2 if status[:1] in ("R", "C") else 1
         paths = [_decode(token) for token in tokens[index + 1 : index + 1 + count]]
-        raw.append((old_mode, new_mode, status[:1], paths))
+        raw.append((old_mode, new_mode, old_blob == new_blob, status[:1], paths))
         index += 1 + count
     numstat: list[tuple[int | None, int | None]] = []
     for _ in raw:
         if index >= len(tokens):
             raise DiffFormatError("numstat entries missing")
-        added, removed, path = tokens[index].split(b"\t", 2)
+        parts = tokens[index].split(b"\t", 2)
+        if len(parts) != 3:
+            raise DiffFormatError(f"unexpected numstat entry {tokens[index][:80]!r}")
+        added, removed, path = parts
         numstat.append((_count(added), _count(removed)))
         index += 1 if path else 3  # a rename's paths follow as two more entries
     if raw:
@@ -76,12 +79,12 @@ def parse(output: bytes) -> ParsedDiff:
 
 
 def _file(
-    entry: tuple[str, str, str, list[str]], counts: tuple[int | None, int | None]
+    entry: tuple[str, str, bool, str, list[str]], counts: tuple[int | None, int | None]
 ) -> dict[str, Any]:
-    old_mode, new_mode, status, paths = entry
+    old_mode, new_mode, same_content, status, paths = entry
     added, removed = counts
     change = _STATUS.get(status, "modified")
-    if change == "modified" and old_mode != new_mode and not added and not removed:
+    if change == "modified" and old_mode != new_mode and same_content:
         change = "mode_changed"  # only the mode: content changes stay "modified"
     modes = {old_mode, new_mode} - {NO_MODE}
     record: dict[str, Any] = {
@@ -100,7 +103,11 @@ def _file(
 
 
 def _count(token: bytes) -> int | None:
-    return None if token == b"-" else int(token)
+    if token == b"-":
+        return None
+    if not token.isdigit():
+        raise DiffFormatError(f"unexpected line count {token[:20]!r}")
+    return int(token)
 
 
 def _decode(token: bytes) -> str:

@@ -52,8 +52,8 @@ def _segment(part: str) -> str:
                 out += re.escape(char)
             else:
                 body = part[index + 1 : end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
+                if body.startswith("!"):  # a negated class, like * and ?, never matches "/"
+                    body = "^/" + body[1:]
                 out += f"[{body.replace(chr(92), chr(92) * 2)}]"
                 index = end
         else:
@@ -207,10 +207,19 @@ def check(
     reasons: list[str] = []
     targets = symlink_targets or {}
     for entry in files:
-        for path in dict.fromkeys(p for p in (entry.get("old_path"), entry["path"]) if p):
+        # A rename changes both of its paths: each must be safe, in scope and not forbidden.
+        touched = list(dict.fromkeys(p for p in (entry.get("old_path"), entry["path"]) if p))
+        for path in touched:
             why = unsafe_path(path)
             if why:
                 reasons.append(f"{path}: {why}")
+            for scope in policy.write_scopes:
+                if not matches(path, scope):
+                    shown = ", ".join(scope) or "nothing"
+                    reasons.append(f"{path}: outside the write scope ({shown})")
+            hit = [glob for glob in policy.forbidden if compile_glob(glob).match(path)]
+            if hit:
+                reasons.append(f"{path}: forbidden path (matches {hit[0]})")
         path = entry["path"]
         if entry.get("symlink") and entry.get("change") != "deleted" and path in targets:
             why = symlink_escape(path, targets[path])
@@ -222,12 +231,6 @@ def check(
             reasons.append(f"{path}: binary file (the policy forbids binary files)")
         if entry.get("change") == "deleted" and not policy.allow_deletions:
             reasons.append(f"{path}: deletion (the policy forbids deleting files)")
-        for scope in policy.write_scopes:
-            if not matches(path, scope):
-                reasons.append(f"{path}: outside the write scope ({', '.join(scope) or 'nothing'})")
-        hit = [glob for glob in policy.forbidden if compile_glob(glob).match(path)]
-        if hit:
-            reasons.append(f"{path}: forbidden path (matches {hit[0]})")
     if policy.max_files is not None and len(files) > policy.max_files:
         reasons.append(f"changes {len(files)} files; the policy allows at most {policy.max_files}")
     changed = sum(int(e.get("added", 0)) + int(e.get("removed", 0)) for e in files)

@@ -245,13 +245,13 @@ def test_a_patch_that_no_longer_applies_is_retried_on_the_new_head(
         ledger,
         project,
         [
-            {"task_id": "a", "writes": True, "run": write("src/app.py", "VALUE = 'a'\n")},
             {
-                "task_id": "b",
+                "task_id": task,
                 "writes": True,
-                "run": write("src/app.py", "VALUE = 'b'\n"),
+                "run": write("src/app.py", f"VALUE = '{task}'\n"),
                 "max_attempts": 2,
-            },
+            }
+            for task in ("a", "b")
         ],
     )
     assert result.state == "succeeded", result.reason
