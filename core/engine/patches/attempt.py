@@ -135,7 +135,7 @@ def _attempt(
         if failed and spec.keep_worktree_on_failure:
             log.info("keeping worktree %s of a failed attempt", worktree)
         else:
-            worktrees.remove(worktree)
+            worktrees.remove(worktree, admin)
 
 
 def _after_tool(

@@ -69,11 +69,16 @@ class Worktrees:
         self.git.run("worktree", "add", "--detach", "--quiet", str(path), commit)
         return path
 
-    def remove(self, path: Path) -> None:
+    def remove(self, path: Path, admin: Path | None = None) -> None:
+        """Delete the worktree at ``path``, and git's record of it when ``admin`` (read before
+        any tool could rewrite the worktree's ``.git`` file) is one: ``git worktree add`` looks
+        at every recorded worktree, so records left for a final prune make each add slower."""
         if path.is_symlink():
             path.unlink()
         elif path.exists():
             shutil.rmtree(path, ignore_errors=True)
+        if admin is not None and _is_worktree_record(admin):
+            shutil.rmtree(admin, ignore_errors=True)
 
     def prune(self) -> None:
         """Forget removed worktrees; drop the run's folder when nothing is kept in it."""
@@ -83,6 +88,12 @@ class Worktrees:
                 folder.rmdir()  # only when empty
             except OSError:
                 break
+
+
+def _is_worktree_record(admin: Path) -> bool:
+    """Whether ``admin`` is ``<git common dir>/worktrees/<name>`` (and nothing else)."""
+    common = admin.parent.parent
+    return admin.parent.name == "worktrees" and (common / "HEAD").is_file() and admin.is_dir()
 
 
 def admin_dir(worktree: Path) -> Path | None:

@@ -133,6 +133,7 @@ def test_writing_tasks_land_one_commit_each_on_the_integration_branch(
     assert kinds.index("patch.verified") < kinds.index("patch.committed")
     assert kinds.index("patch.committed") < kinds.index("task.succeeded")
     assert not (project / ".worktrees" / result.run_id).exists(), "worktrees are removed"
+    assert len(git(project, "worktree", "list").splitlines()) == 1, "and git's records of them"
 
 
 def test_a_task_that_changes_nothing_succeeds_without_a_patch_unless_it_expects_one(
