@@ -323,6 +323,25 @@ class LandRefused(UetError):
         return (self.__class__, (self.run_id, self.reason))
 
 
+class IntegrationBranchMissing(UetError):
+    """A run's integration branch was deleted after patches landed on it."""
+
+    code = "UET307"
+
+    def __init__(self, run_id: str, branch: str, committed: int) -> None:
+        self.run_id = run_id
+        self.branch = branch
+        self.committed = committed
+        super().__init__(
+            f"run {run_id}: its integration branch {branch} is gone, with the {committed} "
+            "patch(es) that landed on it; restore it (git reflog, or `git branch "
+            f"{branch} <commit>`) before resuming"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.run_id, self.branch, self.committed))
+
+
 # --- git ----------------------------------------------------------------------------------------
 
 
@@ -419,6 +438,7 @@ __all__ = [
     "DocumentInvalid",
     "GitFailed",
     "IllegalTransition",
+    "IntegrationBranchMissing",
     "InvalidInput",
     "InvalidLedgerURL",
     "Issue",

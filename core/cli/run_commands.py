@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from core.adapters.git import open_repository
+from core.adapters.git import Git, open_repository
 from core.cli.app import EXIT_INTERRUPTED
 from core.cli.common import json_option, parallel_option, writable_ledger
 from core.cli.live import LiveReporter
@@ -216,8 +216,10 @@ def run(
       uet run --repo ../service workstreams/examples/codemods.json
     """
     bundle = load_bundle(bundle_path)  # before the ledger opens: invalid input writes nothing
+    target = None
     if bundle.writes:  # not a repository, or an invalid project profile: exit 2, nothing written
-        project_constraints(open_repository(repo or Path.cwd()).repo)
+        target = open_repository(repo or Path.cwd())
+        project_constraints(target.repo)
     ledger = writable_ledger(ctx)
     options = RunOptions(
         parallel=parallel, log_max_bytes=log_max_bytes, repo=repo, keep_worktrees=keep_worktrees
@@ -225,6 +227,8 @@ def run(
     bus = EventBus()
     run_id = create_run(ledger, bundle, options, bus=bus)
     _announce(bundle, run_id, options, ledger.location, quiet or as_json)
+    if target is not None and not (quiet or as_json):
+        _note_uncommitted(target)
     with LiveReporter(ledger, run_id, bus, enabled=not quiet and not as_json):
         result = execute_run(ledger, run_id, options, bus=bus)
     _report(result, as_json, ledger)
@@ -238,6 +242,17 @@ def _announce(bundle: Bundle, run_id: str, options: RunOptions, location: str, q
         f"{options.workers} worker(s); ledger {location}",
         err=True,
     )
+
+
+def _note_uncommitted(git: Git) -> None:
+    dirty = git.dirty_paths()
+    if dirty:
+        head = (git.rev_parse("HEAD") or "")[:12]
+        click.echo(
+            f"note: {len(dirty)} uncommitted change(s) in {git.repo} are not part of this run; "
+            f"its worktrees start from HEAD ({head})",
+            err=True,
+        )
 
 
 def _report(result: RunResult, as_json: bool, ledger: Ledger) -> None:

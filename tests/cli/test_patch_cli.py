@@ -62,6 +62,18 @@ def test_run_reports_the_integration_branch_and_its_patches(
     assert checksum(repo) == before
 
 
+def test_run_says_uncommitted_changes_are_not_part_of_it(
+    invoke: Invoke, write_bundle: Callable[..., Path], repo: Path
+) -> None:
+    (repo / "a.txt").write_text("work in progress\n")
+    bundle = write_bundle([{"task_id": "t", "writes": True, "run": write("b.txt", "B\n")}])
+    result = invoke("run", str(bundle), "--repo", str(repo))
+    assert result.exit_code == 0, result.output
+    assert "note: 1 uncommitted change(s)" in result.output
+    assert "worktrees start from HEAD" in result.output
+    assert (repo / "a.txt").read_text() == "work in progress\n"
+
+
 def test_run_of_writing_tasks_outside_a_repository_is_invalid_and_writes_nothing(
     invoke: Invoke, write_bundle: Callable[..., Path], tmp_path: Path, ledger_url: str
 ) -> None:

@@ -37,6 +37,7 @@ from core.engine.patches.policy import Policy
 from core.engine.patches.records import record_patch
 from core.engine.patches.worktrees import Worktrees, exclude_from_status
 from core.engine.recorder import Changes
+from core.errors import IntegrationBranchMissing
 from core.state import Ledger, PatchRow, RunRow
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,13 @@ class PatchFlow:
         self.git: Git = open_repository(Path(run["repo"]))
         self.branch = IntegrationBranch(self.git, run["integration_branch"])
         self.base_commit: str = run["base_commit"]
-        self.branch.ensure(self.base_commit)  # a crash may have come before it was made
+        if self.git.rev_parse(self.branch.ref) is None:
+            # A crash right after the run was recorded leaves no branch yet: make it. One that
+            # held landed patches must not silently start again from the base.
+            committed = len(ledger.list_patches(self.run_id, state="committed"))
+            if committed:
+                raise IntegrationBranchMissing(self.run_id, self.branch.branch, committed)
+            self.branch.ensure(self.base_commit)
         self.worktrees = Worktrees(self.git, self.run_id)
         common = self.git.common_dir()
         owned = [self.worktrees.root.parent, ledger.artifacts_dir]

@@ -22,7 +22,7 @@ from core.engine.patches.manage import (
     rollback_patch,
 )
 from core.engine.runs import run_bundle
-from core.errors import LandRefused, PatchNotActionable, PatchNotFound
+from core.errors import IntegrationBranchMissing, LandRefused, PatchNotActionable, PatchNotFound
 from core.state import Ledger, PatchRow
 
 pytestmark = pytest.mark.usefixtures("plain_subprocesses")
@@ -192,6 +192,24 @@ def test_drop_gives_up_on_a_patch_that_did_not_land(ledger: Ledger, repo: Path) 
         drop_patch(ledger, winner["patch_id"])
     with pytest.raises(PatchNotFound):
         find_patch(ledger, "0000")
+
+
+def test_a_deleted_integration_branch_with_landed_patches_is_not_silently_remade(
+    ledger: Ledger, repo: Path
+) -> None:
+    result = run(
+        ledger,
+        repo,
+        [
+            {"task_id": "a", "writes": True, "run": write("a.txt", "from a\n")},
+            {"task_id": "b", "writes": True, "run": write("a.txt", "from b\n")},
+        ],
+    )
+    loser = next(p for p in ledger.list_patches(result.run_id) if p["state"] == "quarantined")
+    git(repo, "branch", "-D", f"uet/{result.run_id}")
+    with pytest.raises(IntegrationBranchMissing, match="restore it"):
+        requeue_patch(ledger, loser["patch_id"])
+    assert git(repo, "branch", "--list", f"uet/{result.run_id}") == ""
 
 
 def test_land_fast_forwards_a_branch_that_did_not_move(ledger: Ledger, repo: Path) -> None:
