@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from core.cli.common import json_option, readable_ledger, writable_ledger
-from core.cli.output import STATE_MARKS, duration, echo_json, styled_state, table
+from core.cli.output import STATE_MARKS, duration, echo_json, short, styled_state, table
 from core.engine.gates import (
     GateDefinition,
     check_gates,
@@ -231,7 +231,7 @@ def gate_results(
             styled_state(row["state"]),
             row["decision"] or "-",
             duration(row["duration_seconds"]),
-            _short(_outcome(row), 70),
+            short(_outcome(row), 70),
         ]
         for row in rows
     ]
@@ -252,11 +252,6 @@ def _outcome(row: GateResultRow) -> str:
     elif not text and row["feedback"]:
         text = row["feedback"].splitlines()[0]
     return text
-
-
-def _short(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 COMMANDS = [gate]

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from core.cli.common import json_option, readable_ledger, writable_ledger
-from core.cli.output import duration, echo_json, styled_state, table
+from core.cli.output import duration, echo_json, short, styled_state, table
 from core.engine.gates import gate_result_document
 from core.engine.options import RunOptions
 from core.engine.patches.manage import (
@@ -90,7 +90,7 @@ def patches(
                 str(patch["files_changed"]),
                 f"+{patch['added']} -{patch['removed']}",
                 _gates_cell(gates),
-                _short(_outcome_cell(patch), 60),
+                short(_outcome_cell(patch), 60),
             ]
         )
     headers = ["PATCH", "TASK", "#", "STATE", "FILES", "LINES", "GATES", "COMMIT / REASON"]
@@ -184,7 +184,7 @@ def _summary(ledger: Ledger, row: PatchRow) -> list[str]:
             )
             for failure in (gate["failures"] or [])[:10]:
                 where = f"{failure['file']}:{failure['line']}: " if failure.get("file") else ""
-                lines.append(f"      {where}{_short(failure['message'], 90)}")
+                lines.append(f"      {where}{short(failure['message'], 90)}")
     return lines
 
 
@@ -209,11 +209,6 @@ def _colored(line: str) -> str:
     if line.startswith("@@"):
         return click.style(line, fg="cyan")
     return line
-
-
-def _short(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _done(row: PatchRow, as_json: bool, ledger: Ledger) -> None:

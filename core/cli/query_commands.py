@@ -15,6 +15,7 @@ from core.cli.output import (
     echo_json,
     echo_json_line,
     progress_bar,
+    short,
     styled_state,
     table,
 )
@@ -142,23 +143,18 @@ def _status_text(ledger: Ledger, run_id: str) -> str:
             elapsed = clock.seconds_since(attempt["started_at"])
         detail = task["state_reason"] or ""
         if task["state"] == "succeeded" and task["output"] is not None:
-            detail = "output: " + _short(json.dumps(task["output"]))
+            detail = "output: " + short(json.dumps(task["output"]))
         rows.append(
             [
                 task["task_id"],
                 styled_state(task["state"]),
                 f"{task['attempts']}/{task['max_attempts']}",
                 duration(elapsed),
-                _short(detail, 70),
+                short(detail, 70),
             ]
         )
     lines.append(table(["TASK", "STATE", "ATTEMPTS", "DURATION", "DETAIL"], rows))
     return "\n".join(lines)
-
-
-def _short(text: str, width: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @click.command()
@@ -222,7 +218,7 @@ def _event_line(event: EventRow) -> str:
         subject += f"#{payload.pop('attempt_no')}"
     change = f"{previous} -> {styled_state(state)}" if previous else styled_state(state)
     extras = " ".join(
-        f"{key}={_short(str(value), 80)}" for key, value in payload.items() if value is not None
+        f"{key}={short(str(value), 80)}" for key, value in payload.items() if value is not None
     )
     machine = kind.partition(".")[0]
     line = f"{event['seq']:>6}  {event['ts'][11:23]}  {machine:<8} {subject:<24} {change}  {extras}"

@@ -212,13 +212,7 @@ def _reverify(
         )
         if applied.returncode != 0:
             why = applied.stderr.decode("utf-8", "replace").strip().splitlines()
-            with recorder.transaction() as ch:
-                ch.patch(
-                    patch,
-                    "fail_apply",
-                    reason=f"does not apply on {flow.branch.branch}: {'; '.join(why[:3])}",
-                )
-            return patch
+            return _does_not_apply(recorder, flow, patch, "; ".join(why[:3]))
         with recorder.transaction() as ch:
             ch.patch(patch, "apply", reason=f"applied in a fresh worktree at {head[:12]}")
         env = dict(os.environ)
@@ -237,18 +231,18 @@ def _reverify(
             ch.patch(patch, "verify", reason=f"{len(runs)} gate(s) passed" if runs else "no gates")
         landing = flow.land(patch, f"uet: {patch['task_id']} (requeued)")
         if landing.commit is None:
-            with recorder.transaction() as ch:
-                ch.patch(
-                    patch,
-                    "fail_apply",
-                    reason=f"does not apply on {flow.branch.branch}: {landing.conflict}",
-                )
-            return patch
+            return _does_not_apply(recorder, flow, patch, landing.conflict or "")
         failed = False
         return _record_landed(recorder, flow, patch, landing.commit)
     finally:
         if not (failed and flow.keep_worktrees):
             flow.worktrees.remove(worktree)
+
+
+def _does_not_apply(recorder: Recorder, flow: PatchFlow, patch: PatchRow, why: str) -> PatchRow:
+    with recorder.transaction() as ch:
+        ch.patch(patch, "fail_apply", reason=f"does not apply on {flow.branch.branch}: {why}")
+    return patch
 
 
 def _record_landed(recorder: Recorder, flow: PatchFlow, patch: PatchRow, commit: str) -> PatchRow:

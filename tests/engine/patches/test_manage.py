@@ -46,6 +46,23 @@ def repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "project", {"a.txt": "a\n", "b.txt": "b\n", "c.txt": "c\n"})
 
 
+def conflicting_run(ledger: Ledger, repo: Path) -> RunResult:
+    """Two tasks changing the same line from the same base: one lands, the other's patch no
+    longer applies and, with no attempts left, is quarantined."""
+    result = run(
+        ledger,
+        repo,
+        [
+            {"task_id": "a", "writes": True, "run": write("a.txt", "from a\n")},
+            {"task_id": "b", "writes": True, "run": write("a.txt", "from b\n")},
+        ],
+    )
+    states = sorted(p["state"] for p in ledger.list_patches(result.run_id))
+    reasons = {t["task_id"]: t["state_reason"] for t in ledger.list_tasks(result.run_id)}
+    assert states == ["committed", "quarantined"], reasons
+    return result
+
+
 def patch_of(ledger: Ledger, run_id: str, task_id: str) -> PatchRow:
     return [p for p in ledger.list_patches(run_id) if p["task_id"] == task_id][-1]
 
@@ -102,14 +119,7 @@ def test_rollback_is_refused_when_later_commits_changed_the_same_lines(
 
 
 def test_a_quarantined_patch_can_be_requeued_once_it_applies(ledger: Ledger, repo: Path) -> None:
-    result = run(
-        ledger,
-        repo,
-        [
-            {"task_id": "a", "writes": True, "run": write("a.txt", "from a\n")},
-            {"task_id": "b", "writes": True, "run": write("a.txt", "from b\n")},
-        ],
-    )
+    result = conflicting_run(ledger, repo)
     loser = next(p for p in ledger.list_patches(result.run_id) if p["state"] == "quarantined")
     branch = f"uet/{result.run_id}"
     # It conflicts with what landed: requeueing it now fails to apply again.
@@ -176,14 +186,7 @@ def test_a_requeued_patch_must_pass_its_gates_again(
 
 
 def test_drop_gives_up_on_a_patch_that_did_not_land(ledger: Ledger, repo: Path) -> None:
-    result = run(
-        ledger,
-        repo,
-        [
-            {"task_id": "a", "writes": True, "run": write("a.txt", "from a\n")},
-            {"task_id": "b", "writes": True, "run": write("a.txt", "from b\n")},
-        ],
-    )
+    result = conflicting_run(ledger, repo)
     loser = next(p for p in ledger.list_patches(result.run_id) if p["state"] == "quarantined")
     winner = next(p for p in ledger.list_patches(result.run_id) if p["state"] == "committed")
     dropped = drop_patch(ledger, loser["patch_id"], "superseded")
@@ -197,14 +200,7 @@ def test_drop_gives_up_on_a_patch_that_did_not_land(ledger: Ledger, repo: Path) 
 def test_a_deleted_integration_branch_with_landed_patches_is_not_silently_remade(
     ledger: Ledger, repo: Path
 ) -> None:
-    result = run(
-        ledger,
-        repo,
-        [
-            {"task_id": "a", "writes": True, "run": write("a.txt", "from a\n")},
-            {"task_id": "b", "writes": True, "run": write("a.txt", "from b\n")},
-        ],
-    )
+    result = conflicting_run(ledger, repo)
     loser = next(p for p in ledger.list_patches(result.run_id) if p["state"] == "quarantined")
     git(repo, "branch", "-D", f"uet/{result.run_id}")
     with pytest.raises(IntegrationBranchMissing, match="restore it"):
