@@ -35,7 +35,7 @@ from core.engine.patches.integration import (
     TASK_TRAILER,
     IntegrationBranch,
 )
-from core.engine.patches.records import record_gates
+from core.engine.patches.records import record_gates, verdict_of
 from core.engine.recorder import Recorder
 from core.engine.recovery import owner_alive
 from core.engine.runs import get_run
@@ -228,7 +228,7 @@ def _reverify(
                 reasons = "; ".join(f"gate {r.gate!r} {r.state}" for r in blocking)
                 ch.patch(patch, "reject", reason=reasons)
                 return patch
-            ch.patch(patch, "verify", reason=f"{len(runs)} gate(s) passed" if runs else "no gates")
+            ch.patch(patch, "verify", reason=verdict_of(runs))
         landing = flow.land(patch, f"uet: {patch['task_id']} (requeued)")
         if landing.commit is None:
             return _does_not_apply(recorder, flow, patch, landing.conflict or "")

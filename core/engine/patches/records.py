@@ -7,8 +7,10 @@ its history and as events, in the same transaction as the attempt's outcome.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from core.engine.gates import GateRun
 from core.engine.patches.attempt import GATE_FAILED, QUARANTINED, REJECTED, PatchOutcome
 from core.engine.recorder import Changes
 from core.ids import new_id
@@ -27,9 +29,20 @@ def _history(result: PatchOutcome, now: str) -> list[dict[str, Any]]:
         elif result.verdict == GATE_FAILED:
             steps.append(("rejected", reason))
         else:
-            gates = len(result.gate_runs)
-            steps.append(("verified", f"{gates} gate(s) passed" if gates else "no gates"))
+            steps.append(("verified", verdict_of(result.gate_runs)))
     return [{"state": state, "at": now, "reason": why} for state, why in steps]
+
+
+def verdict_of(runs: Sequence[GateRun]) -> str:
+    """Why a patch is verified: its gates passed (non-blocking failures named)."""
+    if not runs:
+        return "no gates"
+    passed = sum(1 for run in runs if run.state == "passed")
+    warned = [run.gate for run in runs if run.decision == "warn"]
+    text = f"{passed} of {len(runs)} gate(s) passed"
+    if warned:
+        text += f"; non-blocking {', '.join(warned)} did not"
+    return text
 
 
 def record_patch(

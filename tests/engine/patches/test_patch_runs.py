@@ -204,6 +204,9 @@ def test_a_non_blocking_gate_failure_only_warns(ledger: Ledger, project: Path) -
     assert result.state == "succeeded"
     (gate,) = ledger.list_gate_results(result.run_id)
     assert (gate["state"], gate["decision"]) == ("failed", "warn")
+    (patch,) = ledger.list_patches(result.run_id)
+    verified = next(step for step in patch["history"] if step["state"] == "verified")
+    assert verified["reason"] == "0 of 1 gate(s) passed; non-blocking style did not"
 
 
 def test_the_same_failing_diff_again_is_quarantined_instead_of_retried(
