@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from core.adapters.git import Git, open_repository
+from core.adapters.git import Git
 from core.cli.app import EXIT_INTERRUPTED
 from core.cli.common import json_option, parallel_option, writable_ledger
 from core.cli.live import LiveReporter
@@ -20,8 +20,14 @@ from core.engine.bundle import SCHEMA as BUNDLE_SCHEMA
 from core.engine.bundle import Bundle, check_bundle, load_bundle
 from core.engine.events import EventBus
 from core.engine.options import DEFAULT_LOG_MAX_BYTES, RunOptions, RunResult
-from core.engine.project import project_constraints
-from core.engine.runs import cancel_run, create_run, execute_run, resolve_run_id, resume_run
+from core.engine.runs import (
+    cancel_run,
+    check_target,
+    create_run,
+    execute_run,
+    resolve_run_id,
+    resume_run,
+)
 from core.errors import EXIT_FAILED, EXIT_INVALID, DocumentInvalid, Issue
 from core.state import Ledger
 
@@ -216,10 +222,7 @@ def run(
       uet run --repo ../service workstreams/examples/codemods.json
     """
     bundle = load_bundle(bundle_path)  # before the ledger opens: invalid input writes nothing
-    target = None
-    if bundle.writes:  # not a repository, or an invalid project profile: exit 2, nothing written
-        target = open_repository(repo or Path.cwd())
-        project_constraints(target.repo)
+    target = check_target(bundle, repo, Path.cwd())  # invalid: exit 2 before the ledger opens
     ledger = writable_ledger(ctx)
     options = RunOptions(
         parallel=parallel, log_max_bytes=log_max_bytes, repo=repo, keep_worktrees=keep_worktrees
@@ -228,7 +231,7 @@ def run(
     run_id = create_run(ledger, bundle, options, bus=bus)
     _announce(bundle, run_id, options, ledger.location, quiet or as_json)
     if target is not None and not (quiet or as_json):
-        _note_uncommitted(target)
+        _note_uncommitted(target.git)
     with LiveReporter(ledger, run_id, bus, enabled=not quiet and not as_json):
         result = execute_run(ledger, run_id, options, bus=bus)
     _report(result, as_json, ledger)

@@ -6,11 +6,12 @@ Python with the same guarantees.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from core import clock
-from core.adapters.git import open_repository
+from core.adapters.git import Git, open_repository
 from core.engine.bundle import Bundle
 from core.engine.events import EventBus
 from core.engine.lifecycle import RUN, TASK
@@ -20,12 +21,51 @@ from core.engine.patches.integration import IntegrationBranch, branch_name
 from core.engine.project import project_constraints
 from core.engine.recorder import Recorder
 from core.engine.recovery import kill_orphans, owner_alive, recover
-from core.engine.requests import build_request
-from core.errors import RunFinished, RunNotFound, RunNotResumable, RunOwned
+from core.engine.requests import build_request, effective_spec
+from core.errors import (
+    DocumentInvalid,
+    Issue,
+    RunFinished,
+    RunNotFound,
+    RunNotResumable,
+    RunOwned,
+)
 from core.ids import new_id
 from core.state import Ledger, RunRow, TaskRow
 
 RESUMABLE = frozenset({"pending", "running", "paused"})
+
+
+@dataclass(frozen=True)
+class Target:
+    """The repository a bundle's writing tasks change, checked and read once."""
+
+    git: Git
+    base_commit: str
+    project_policy: dict[str, Any] | None
+
+
+def check_target(bundle: Bundle, repo: Path | None, workdir: Path) -> Target | None:
+    """The repository the bundle's writing tasks change (``repo``, else the one around
+    ``workdir``), or None when no task writes. Invalid input (not a repository, no commits,
+    an invalid project profile, a writing task's ``cwd`` outside the repository) raises an
+    InvalidInput error before anything is written."""
+    if not bundle.writes:
+        return None
+    git = open_repository(repo or workdir)
+    base_commit = git.rev_parse("HEAD") or ""
+    policy = project_constraints(git.repo)
+    by_id = {ws["workstream_id"]: ws for ws in bundle.workstreams}
+    outside: list[Issue] = []
+    for entry in bundle.tasks:
+        spec = effective_spec(entry.spec, by_id[entry.workstream_id].get("defaults", {}))
+        cwd = (git.repo / spec.get("cwd", ".")).resolve()
+        if spec.get("writes") and not cwd.is_relative_to(git.repo):
+            message = f"a writing task works inside {git.repo}; {cwd} is outside it"
+            outside.append(Issue(f"{entry.path}.cwd", message, bundle.source))
+    if outside:
+        raise DocumentInvalid(bundle.source, outside)
+    return Target(git, base_commit, policy)
 
 
 def create_run(
@@ -40,10 +80,9 @@ def create_run(
     options = options or RunOptions()
     run_id = new_id()
     workdir = (workdir or Path.cwd()).resolve()
-    # A bundle with writing tasks targets a repository; no repository, no run.
-    git = open_repository(options.repo or workdir) if bundle.writes else None
-    base_commit = git.rev_parse("HEAD") if git is not None else None
-    project_policy = project_constraints(git.repo) if git is not None else None
+    target = check_target(bundle, options.repo, workdir)
+    git = target.git if target else None
+    base_commit = target.base_commit if target else None
     python_path = [str(bundle.base_dir)]
     by_id = {ws["workstream_id"]: ws for ws in bundle.workstreams}
     now = clock.now()
@@ -56,7 +95,7 @@ def create_run(
             workdir=workdir,
             python_path=python_path,
             repo=git.repo if git is not None else None,
-            project_policy=project_policy,
+            project_policy=target.project_policy if target else None,
         )
         tasks.append(
             {
@@ -113,7 +152,7 @@ def create_run(
     }
     with Recorder(ledger, bus).transaction() as ch:
         ch.new_run(run, bundle.text, tasks)
-        if git is not None and base_commit is not None:
+        if git is not None and base_commit:
             # Made before the commit: if making it fails, no run is recorded. A crash between
             # the two leaves an unused branch, and resume makes a missing one.
             branch = IntegrationBranch(git, branch_name(run_id))

@@ -96,8 +96,9 @@ class PatchFlow:
                 self._failed[patch["task_id"]].append((patch["sha256"], patch["patch_id"]))
         # Worktrees of attempts a crash interrupted are of no use to anyone.
         for attempt in ledger.list_attempts(self.run_id, state="interrupted"):
-            if attempt["worktree"]:
-                self.worktrees.remove(Path(attempt["worktree"]))
+            leftover = Path(attempt["worktree"] or "")
+            if leftover.is_relative_to(self.worktrees.root) and leftover != self.worktrees.root:
+                self.worktrees.remove(leftover)
         self.worktrees.prune()
 
     # -- dispatch (orchestrator thread) --------------------------------------------------------

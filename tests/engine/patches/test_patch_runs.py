@@ -19,7 +19,7 @@ from gitrepos import branch_log, checksum, git, make_repo, trailer_values
 from core.engine.bundle import check_bundle
 from core.engine.options import RunOptions, RunResult
 from core.engine.runs import run_bundle
-from core.errors import NotARepository, RepositoryEmpty
+from core.errors import DocumentInvalid, NotARepository, RepositoryEmpty
 from core.state import Ledger
 
 pytestmark = pytest.mark.usefixtures("plain_subprocesses")
@@ -390,6 +390,18 @@ def test_relative_cwd_of_a_writing_task_is_inside_its_worktree(
     assert result.state == "succeeded", result.reason
     (patch,) = ledger.list_patches(result.run_id)
     assert [f["path"] for f in patch["files"]] == ["src/new.py"]
+
+
+def test_a_writing_task_cannot_work_outside_the_repository(
+    ledger: Ledger, project: Path
+) -> None:
+    tasks = [{"task_id": "t", "writes": True, "cwd": "../elsewhere", "run": write("x", "x")}]
+    with pytest.raises(DocumentInvalid) as caught:
+        run(ledger, project, tasks)
+    (issue,) = caught.value.issues
+    assert issue.path == "$.tasks[0].cwd"
+    assert "is outside it" in issue.message
+    assert ledger.list_runs() == []
 
 
 def test_a_run_with_writing_tasks_needs_a_repository_with_a_commit(
