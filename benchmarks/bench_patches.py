@@ -13,7 +13,8 @@ N small patches, one after another, on a fresh repository in a temporary directo
 It prints both times, per patch, and the ratio (goal: uet within 1.5x of the plain script).
 
 Usage: python benchmarks/bench_patches.py [--patches N] [--repeat R] [--parallel P]
-Each figure is the best of R repetitions (the least disturbed by the machine).
+Each figure is the best of R rounds (the least disturbed by the machine); within a round the
+three measurements take turns.
 """
 
 from __future__ import annotations
@@ -112,8 +113,14 @@ def plain_git(n: int) -> float:
         return elapsed
 
 
-def best(repeat: int, measure: Callable[[], float]) -> float:
-    return min(measure() for _ in range(repeat))
+def interleaved(repeat: int, measures: dict[str, Callable[[], float]]) -> dict[str, float]:
+    """The best time of each measure over ``repeat`` rounds, the measures taking turns within
+    a round so that a slow spell of the machine does not fall on one of them only."""
+    times: dict[str, list[float]] = {name: [] for name in measures}
+    for _ in range(repeat):
+        for name, measure in measures.items():
+            times[name].append(measure())
+    return {name: min(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -130,9 +137,15 @@ def main() -> None:
         f"UET patch pipeline benchmark: {n} patches, best of {args.repeat}, "
         f"Python {sys.version.split()[0]}, {git_version.strip()}"
     )
-    plain = best(args.repeat, lambda: plain_git(n))
-    serial = best(args.repeat, lambda: uet(n, 1))
-    parallel = best(args.repeat, lambda: uet(n, args.parallel))
+    best = interleaved(
+        args.repeat,
+        {
+            "plain": lambda: plain_git(n),
+            "serial": lambda: uet(n, 1),
+            "parallel": lambda: uet(n, args.parallel),
+        },
+    )
+    plain, serial, parallel = best["plain"], best["serial"], best["parallel"]
     rows = [
         ("plain git script", plain),
         ("uet, 1 worker", serial),
