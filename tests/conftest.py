@@ -19,6 +19,12 @@ from core.state import Ledger, open_ledger
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _worktrees_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing attempts make their worktrees in tmp_path, never in the user's ~/.cache."""
+    monkeypatch.setenv("UET_WORKTREES", str(tmp_path / "uet-worktrees"))
+
+
 @pytest.fixture
 def plain_subprocesses(monkeypatch: pytest.MonkeyPatch) -> None:
     """For tests whose subprocesses (tools, gates, tiny pytest projects) run no UET code: they

@@ -110,19 +110,16 @@ def _attempt(
     admin = admin_dir(worktree)  # read before the tool can rewrite the .git file
     before = guard.snapshot()
     outcome = run_tool(worktree / spec.cwd_in_repo)
-    escaped = spec.quarantine_dir / "escaped" / spec.worktree.parent.name / spec.worktree.name
-    breach = guard.check(before, escaped)
+    breach = guard.check(before)
     failed = True
     try:
         if breach:
-            reasons = [f"changed .git/{name}" for name in breach.repository]
-            reasons += [f"{path}: written outside the worktree" for path in breach.checkout]
             return _replace(
                 outcome,
                 state="failed",
                 retryable=False,
                 error=breach.describe(),
-                patch=PatchOutcome(REJECTED, reasons=reasons),
+                patch=PatchOutcome(REJECTED, reasons=breach.reasons()),
             )
         if not outcome.succeeded:
             return outcome

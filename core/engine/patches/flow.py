@@ -73,9 +73,14 @@ class PatchFlow:
             self.branch.ensure(self.base_commit)
         self.worktrees = Worktrees(self.git, self.run_id)
         common = self.git.common_dir()
-        owned = [self.worktrees.root.parent, ledger.artifacts_dir]
-        exclude_from_status(common, self.git.repo, owned)
-        self.guard = RepoGuard(self.git, common, owned)
+        # UET's folders inside the project stay out of `git status`: the worktree links, and
+        # the ledger (logs, patches) when it is kept there.
+        exclude_from_status(
+            common, self.git.repo, [self.worktrees.links.parent, ledger.artifacts_dir]
+        )
+        self.guard = RepoGuard(
+            common, self.worktrees.home, self.worktrees.root, self.worktrees.live
+        )
         self.patches_dir = ledger.artifacts_dir / "patches"
         self.quarantine_dir = ledger.artifacts_dir / QUARANTINE_DIRNAME
         self.logs_dir = logs_dir

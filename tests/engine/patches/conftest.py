@@ -24,7 +24,7 @@ import gitrepos
 import pytest
 
 from core.adapters.git import Git, open_repository
-from core.engine.patches.worktrees import Worktrees, exclude_from_status, worktrees_root
+from core.engine.patches.worktrees import Worktrees, exclude_from_status
 
 APP_LINES = [f"line {number}" for number in range(1, 21)]
 BASE_FILES: dict[str, str] = {
@@ -68,7 +68,7 @@ def commit_all() -> CommitAll:
 def new_worktree(repo: Git, base: str) -> NewWorktree:
     """Make fresh worktrees the way a writing attempt gets one (``Worktrees.create``)."""
     worktrees = Worktrees(repo, RUN_ID)
-    exclude_from_status(repo.common_dir(), repo.repo, [worktrees_root(repo.repo)])
+    exclude_from_status(repo.common_dir(), repo.repo, [worktrees.links.parent])
     numbers = itertools.count(1)
 
     def make(commit: str | None = None, task_id: str = "task") -> Path:

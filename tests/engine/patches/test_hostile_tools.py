@@ -9,6 +9,7 @@ repository made in tmp_path.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -63,22 +64,23 @@ def test_writing_outside_its_write_scope(ledger: Ledger, repo: Path) -> None:
     assert "patch rejected" in reason
 
 
-def test_writing_into_the_checkout_through_dot_dot(ledger: Ledger, repo: Path) -> None:
-    # The worktree is <repo>/.worktrees/<run>/<task>-1: three levels up is the user's checkout.
+def test_writing_outside_its_worktree_through_dot_dot(ledger: Ledger, repo: Path) -> None:
+    # Worktrees live in UET's folder, <home>/<repo-key>/<run>/<task>-1, not in the checkout:
+    # climbing out lands next to the worktree, in the run's folder or in UET's home.
     code = (
-        "import pathlib; pathlib.Path('../../../escaped.txt').write_text('x'); "
+        "import pathlib; pathlib.Path('../next-door.txt').write_text('x'); "
+        "pathlib.Path('../../../src').mkdir(); "
         "pathlib.Path('../../../src/app.py').write_text('VALUE = 666\\n')"
     )
     _, patches, reason = hostile(ledger, repo, code)
     assert patches == []
-    assert "outside its worktree" in reason
-    assert "escaped.txt" in reason
-    assert "src/app.py" in reason
-    assert not (repo / "escaped.txt").exists()
-    assert (repo / "src/app.py").read_text() == "VALUE = 1\n"
-    kept = list((Path(ledger.artifacts_dir) / ".quarantine" / "escaped").rglob("*"))
-    saved = {p.name: p.read_text() for p in kept if p.is_file()}
-    assert saved == {"escaped.txt": "x", "app.py": "VALUE = 666\n"}, "what it wrote is kept"
+    assert reason.startswith("the tool reached outside its worktree: wrote ")
+    assert "next-door.txt outside its worktree (deleted)" in reason
+    assert f"{os.sep}src outside its worktree (deleted)" in reason
+    home = Path(os.environ["UET_WORKTREES"])
+    assert not (home / "src").exists()
+    assert [p.name for p in home.rglob("next-door.txt")] == []
+    assert (repo / "src" / "app.py").read_text() == "VALUE = 1\n"
 
 
 def test_a_symlink_that_points_out_of_the_repository(ledger: Ledger, repo: Path) -> None:
@@ -97,8 +99,7 @@ def test_editing_the_repository_config(ledger: Ledger, repo: Path) -> None:
     )
     _, patches, reason = hostile(ledger, repo, code)
     assert patches == []
-    assert ".git/config" in reason
-    assert "restored" in reason
+    assert "changed .git/config (restored)" in reason
     assert git(repo, "config", "--get", "core.hooksPath", check=False) == ""
 
 
@@ -110,7 +111,7 @@ def test_installing_a_hook_in_the_shared_repository(ledger: Ledger, repo: Path) 
         "hook.chmod(0o755)"
     )
     _, _patches, reason = hostile(ledger, repo, code)
-    assert ".git/hooks/pre-commit" in reason
+    assert "changed .git/hooks/pre-commit (restored)" in reason
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
 
 
@@ -172,6 +173,27 @@ def test_a_tool_that_waits_for_input_fails_instead_of_hanging(ledger: Ledger, re
     _, patches, reason = hostile(ledger, repo, code, timeout_seconds=10)
     assert patches == []
     assert "no input" in reason
+
+
+def test_edits_to_the_checkout_during_a_run_are_never_undone(ledger: Ledger, repo: Path) -> None:
+    """The user keeps working while tools run: what happens in the checkout is theirs. (The
+    tool stands in for the user's editor here, writing by absolute path.)"""
+    target = repo / "docs" / "guide.md"
+    code = (
+        f"import pathlib; pathlib.Path({str(target)!r}).write_text('edited meanwhile\\n'); "
+        "pathlib.Path('new.txt').write_text('n\\n')"
+    )
+    document = {
+        "schema_version": "workstream_spec.v1",
+        "workstream_id": "ws",
+        "tasks": [{"task_id": "ok", "writes": True, "run": [PY, "-c", code]}],
+    }
+    options = RunOptions(parallel=1, repo=repo, handle_signals=False)
+    result = run_bundle(ledger, check_bundle(document), options)
+    assert result.state == "succeeded", result.reason
+    assert target.read_text() == "edited meanwhile\n"
+    (patch,) = ledger.list_patches(result.run_id)
+    assert [f["path"] for f in patch["files"]] == ["new.txt"]
 
 
 def test_the_users_own_uncommitted_work_is_left_alone(ledger: Ledger, repo: Path) -> None:

@@ -392,9 +392,7 @@ def test_relative_cwd_of_a_writing_task_is_inside_its_worktree(
     assert [f["path"] for f in patch["files"]] == ["src/new.py"]
 
 
-def test_a_writing_task_cannot_work_outside_the_repository(
-    ledger: Ledger, project: Path
-) -> None:
+def test_a_writing_task_cannot_work_outside_the_repository(ledger: Ledger, project: Path) -> None:
     tasks = [{"task_id": "t", "writes": True, "cwd": "../elsewhere", "run": write("x", "x")}]
     with pytest.raises(DocumentInvalid) as caught:
         run(ledger, project, tasks)
