@@ -47,7 +47,9 @@ class UetGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, ledger_url: str | None, verbose: int) -> None:
     """UET runs workstream bundles (JSON) as DAGs of tasks, recording every run, attempt and
-    event in a ledger you can query, resume and audit.
+    event in a ledger you can query, resume and audit. Tasks that change code work in
+    their own git worktree; their changes land as patches, after policy checks and test
+    gates, on the branch uet/<run>, never in your checkout.
 
     \b
     Start here:
@@ -56,6 +58,12 @@ def cli(ctx: click.Context, ledger_url: str | None, verbose: int) -> None:
       uet run workstreams/examples/fanout.json
       uet status
       uet events
+
+    \b
+    Patch-first:
+      uet run --repo PATH workstreams/examples/codemods.json
+      uet patches
+      uet land
     """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
