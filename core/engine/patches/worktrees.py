@@ -24,15 +24,19 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from core.adapters.git import Git
+from core.errors import GitFailed
 
 log = logging.getLogger(__name__)
 
 LINKS_DIRNAME = ".worktrees"
 ENV_VAR = "UET_WORKTREES"
+_ADD_TRIES = 3
+_RECORDS = threading.Lock()  # git's worktree records change under it (see Worktrees._add)
 
 
 def worktrees_home() -> Path:
@@ -103,7 +107,7 @@ class Worktrees:
         with self._lock:
             self._live.add(path.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.git.run("worktree", "add", "--detach", "--quiet", str(path), commit)
+        self._add(path, commit)
         link = self.link_for(path)
         try:
             link.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +117,20 @@ class Worktrees:
         except OSError as exc:  # a convenience only: the attempt does not depend on it
             log.debug("cannot link %s to %s: %s", link, path, exc)
         return path
+
+    def _add(self, path: Path, commit: str) -> None:
+        # `git worktree add` reads every other worktree's record, and fails on one being made
+        # or removed at that moment: serialise ours, and retry a clash with another process.
+        for attempt in range(_ADD_TRIES):
+            try:
+                with _RECORDS:
+                    self.git.run("worktree", "add", "--detach", "--quiet", str(path), commit)
+                return
+            except GitFailed as exc:
+                if attempt == _ADD_TRIES - 1 or "failed to read" not in exc.stderr:
+                    raise
+                shutil.rmtree(path, ignore_errors=True)
+                time.sleep(0.05 * (attempt + 1))
 
     def remove(self, path: Path, admin: Path | None = None) -> None:
         """Delete the worktree at ``path``, its link, and git's record of it when ``admin``
@@ -125,13 +143,15 @@ class Worktrees:
         if link.is_symlink():
             link.unlink()
         if admin is not None and _is_worktree_record(admin):
-            shutil.rmtree(admin, ignore_errors=True)
+            with _RECORDS:
+                shutil.rmtree(admin, ignore_errors=True)
         with self._lock:
             self._live.discard(path.name)
 
     def prune(self) -> None:
         """Forget removed worktrees; drop the run's folders when nothing is kept in them."""
-        self.git.run("worktree", "prune", check=False)
+        with _RECORDS:
+            self.git.run("worktree", "prune", check=False)
         for chain in ((self.root, self.root.parent), (self.links, self.links.parent)):
             for folder in chain:
                 try:
