@@ -38,7 +38,6 @@ IDENTITY = {
     "GIT_COMMITTER_NAME": "UET",
     "GIT_COMMITTER_EMAIL": "uet@localhost",
 }
-NULL_SHA = "0" * 40
 
 
 def git_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:

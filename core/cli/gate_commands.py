@@ -7,7 +7,16 @@ from pathlib import Path
 import click
 
 from core.cli.common import json_option, readable_ledger, writable_ledger
-from core.cli.output import STATE_MARKS, duration, echo_json, short, styled_state, table
+from core.cli.output import (
+    STATE_MARKS,
+    duration,
+    echo_json,
+    gate_counts,
+    located,
+    short,
+    styled_state,
+    table,
+)
 from core.engine.gates import (
     GateDefinition,
     check_gates,
@@ -160,12 +169,9 @@ def _result_text(row: GateResultRow) -> str:
     blocking = "" if row["blocking"] else " (non-blocking)"
     summary = (row["feedback"] or "").splitlines()[0] if row["feedback"] else ""
     summary = summary.split(": ", 1)[1] if ": " in summary else summary
-    totals = row["totals"] or {}
-    counted = [
-        f"{totals[k]} {k}" for k in ("passed", "failed", "errors", "skipped") if totals.get(k)
-    ]
+    counted = gate_counts(row["totals"])
     if counted and row["state"] == "passed":
-        summary = ", ".join(counted)
+        summary = counted
     if row["coverage"]:
         summary += f"{'; ' if summary else ''}coverage {row['coverage']['percent']:g}%"
     lines = [
@@ -173,8 +179,7 @@ def _result_text(row: GateResultRow) -> str:
         f"{duration(row['duration_seconds'])}  {summary}".rstrip()
     ]
     for failure in (row["failures"] or [])[:10]:
-        where = f"{failure['file']}:{failure['line']}: " if failure.get("file") else ""
-        lines.append(f"    {where}{failure['message'][:100]}")
+        lines.append(f"    {located(failure)}{failure['message'][:100]}")
     extra = len(row["failures"] or []) - 10
     if extra > 0:
         lines.append(f"    ... and {extra} more")
@@ -239,16 +244,11 @@ def gate_results(
 
 
 def _outcome(row: GateResultRow) -> str:
-    totals = row["totals"] or {}
-    counted = [
-        f"{totals[k]} {k}" for k in ("passed", "failed", "errors", "skipped") if totals.get(k)
-    ]
-    text = ", ".join(counted)
+    text = gate_counts(row["totals"])
     failures = row["failures"] or []
     if failures and row["state"] != "passed":
         first = failures[0]
-        where = f"{first['file']}:{first['line']} " if first.get("file") else ""
-        text += f"{'; ' if text else ''}{where}{first['message']}"
+        text += f"{'; ' if text else ''}{located(first, ' ')}{first['message']}"
     elif not text and row["feedback"]:
         text = row["feedback"].splitlines()[0]
     return text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -87,6 +87,22 @@ def short(text: str, width: int = 60) -> str:
     """``text`` on one line, cut to ``width`` characters with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def gate_counts(totals: Mapping[str, int] | None) -> str:
+    """A gate's test totals for people: ``10 passed, 3 failed``."""
+    totals = totals or {}
+    return ", ".join(
+        f"{totals[k]} {k}" for k in ("passed", "failed", "errors", "skipped") if totals.get(k)
+    )
+
+
+def located(failure: Mapping[str, Any], separator: str = ": ") -> str:
+    """``file:line`` of a gate failure and ``separator``, or nothing when it has no file."""
+    if not failure.get("file"):
+        return ""
+    line = f":{failure['line']}" if failure.get("line") else ""
+    return f"{failure['file']}{line}{separator}"
 
 
 def echo_json(value: Any) -> None:

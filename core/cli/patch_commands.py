@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from core.cli.common import json_option, readable_ledger, writable_ledger
-from core.cli.output import duration, echo_json, short, styled_state, table
+from core.cli.output import duration, echo_json, gate_counts, located, short, styled_state, table
 from core.engine.gates import gate_result_document
 from core.engine.options import RunOptions
 from core.engine.patches.manage import (
@@ -183,15 +183,12 @@ def _summary(ledger: Ledger, row: PatchRow) -> list[str]:
                 f"{duration(gate['duration_seconds'])}  {_totals(gate)}"
             )
             for failure in (gate["failures"] or [])[:10]:
-                where = f"{failure['file']}:{failure['line']}: " if failure.get("file") else ""
-                lines.append(f"      {where}{short(failure['message'], 90)}")
+                lines.append(f"      {located(failure)}{short(failure['message'], 90)}")
     return lines
 
 
 def _totals(gate: GateResultRow) -> str:
-    totals = gate["totals"] or {}
-    shown = [f"{totals[k]} {k}" for k in ("passed", "failed", "errors", "skipped") if totals.get(k)]
-    text = ", ".join(shown)
+    text = gate_counts(gate["totals"])
     if not text and gate["exit_code"] is not None:
         text = f"exit code {gate['exit_code']}"
     if gate["coverage"]:

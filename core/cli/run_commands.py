@@ -228,7 +228,7 @@ def run(
         parallel=parallel, log_max_bytes=log_max_bytes, repo=repo, keep_worktrees=keep_worktrees
     )
     bus = EventBus()
-    run_id = create_run(ledger, bundle, options, bus=bus)
+    run_id = create_run(ledger, bundle, options, bus=bus, target=target)
     _announce(bundle, run_id, options, ledger.location, quiet or as_json)
     if target is not None and not (quiet or as_json):
         _note_uncommitted(target.git)

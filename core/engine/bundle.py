@@ -57,21 +57,6 @@ class Bundle:
         """Whether any task changes files (the run then needs a repository)."""
         return any(_writes(self.workstreams, entry) for entry in self.tasks)
 
-    @property
-    def gates(self) -> dict[str, dict[str, Any]]:
-        """Every gate the bundle declares, by name (names are unique across workstreams)."""
-        return declared_gates(self.workstreams)
-
-
-def declared_gates(workstreams: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for ws in workstreams:
-        gates = ws.get("gates")
-        if isinstance(gates, dict):
-            for name, definition in gates.items():
-                found.setdefault(name, definition)
-    return found
-
 
 def _writes(workstreams: Iterable[dict[str, Any]], entry: TaskEntry) -> bool:
     if "writes" in entry.spec:

@@ -75,12 +75,17 @@ def create_run(
     *,
     workdir: Path | None = None,
     bus: EventBus | None = None,
+    target: Target | None = None,
 ) -> str:
-    """Record a new run of ``bundle`` (state pending, every task pending); return its id."""
+    """Record a new run of ``bundle`` (state pending, every task pending); return its id.
+
+    ``target`` is what :func:`check_target` returned for it, when the caller checked first.
+    """
     options = options or RunOptions()
     run_id = new_id()
     workdir = (workdir or Path.cwd()).resolve()
-    target = check_target(bundle, options.repo, workdir)
+    if target is None:
+        target = check_target(bundle, options.repo, workdir)
     git = target.git if target else None
     base_commit = target.base_commit if target else None
     python_path = [str(bundle.base_dir)]

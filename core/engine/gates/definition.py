@@ -7,7 +7,7 @@ is validated against ``gate_result.v1#/$defs/gate_definition`` before anything r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,24 +96,29 @@ def load_gates(path: Path) -> dict[str, GateDefinition]:
     schema = document.get("schema_version") if isinstance(document, dict) else None
     if isinstance(document, list) or schema == "workstream_spec.v1":
         found = _bundle_gates(document, source)
-    elif schema in _OWN_SCHEMA:
-        registry().validate(document, str(schema), source)
-        found = dict(document["gates"])
     else:
-        problems = registry().issues_against(document, GATES_FILE_SCHEMA, source)
-        if problems:
-            raise DocumentInvalid(source, problems)
-        found = dict(document["gates"])
+        if schema in _OWN_SCHEMA:
+            registry().validate(document, str(schema), source)
+        else:
+            problems = registry().issues_against(document, GATES_FILE_SCHEMA, source)
+            if problems:
+                raise DocumentInvalid(source, problems)
+        found = definitions(document["gates"])
     if not found:
         raise DocumentInvalid(source, [Issue("$", "declares no gates", source)])
+    return found
+
+
+def declared_in(workstreams: Iterable[Mapping[str, Any]]) -> dict[str, GateDefinition]:
+    """The gates the workstreams of a bundle (or of a run) declare; names are shared by the
+    whole bundle, the first declaration of a name standing."""
+    found: dict[str, Any] = {}
+    for ws in workstreams:
+        for name, document in (ws.get("gates") or {}).items():
+            found.setdefault(name, document)
     return definitions(found)
 
 
-def _bundle_gates(document: Any, source: str) -> dict[str, Any]:
+def _bundle_gates(document: Any, source: str) -> dict[str, GateDefinition]:
     registry().validate(document, "workstream_spec.v1", source)
-    workstreams = document if isinstance(document, list) else [document]
-    found: dict[str, Any] = {}
-    for ws in workstreams:
-        for name, definition in (ws.get("gates") or {}).items():
-            found.setdefault(name, definition)
-    return found
+    return declared_in(document if isinstance(document, list) else [document])

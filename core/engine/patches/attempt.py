@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from core.adapters.git import Git
 from core.engine.execution.outcome import Outcome
@@ -57,7 +55,6 @@ class WriteSpec:
     keep_worktree_on_failure: bool
     patches_dir: Path
     quarantine_dir: Path
-    log_dir: Path
 
 
 @dataclass
@@ -71,7 +68,6 @@ class PatchOutcome:
     quarantine_path: str | None = None
     gate_runs: list[GateRun] = field(default_factory=list)
     feedback: str | None = None
-    worktree_kept: bool = False
 
 
 ToolRunner = Callable[[Path], Outcome]  # runs the tool with the given working directory
@@ -88,21 +84,7 @@ def run_writing_attempt(
     run_tool: ToolRunner,
     run_gate: GateRunner,
 ) -> Outcome:
-    """Run one writing attempt; the returned outcome carries a :class:`PatchOutcome`, and its
-    duration covers the whole attempt (worktree, tool, capture, checks, gates)."""
-    started = time.monotonic()
-    outcome = _attempt(git, worktrees, guard, spec, run_tool, run_gate)
-    return _replace(outcome, duration_seconds=time.monotonic() - started)
-
-
-def _attempt(
-    git: Git,
-    worktrees: Worktrees,
-    guard: RepoGuard,
-    spec: WriteSpec,
-    run_tool: ToolRunner,
-    run_gate: GateRunner,
-) -> Outcome:
+    """Run one writing attempt; the returned outcome carries a :class:`PatchOutcome`."""
     try:
         worktree = worktrees.create(spec.worktree, spec.base_commit)
     except GitFailed as exc:
@@ -114,7 +96,7 @@ def _attempt(
     failed = True
     try:
         if breach:
-            return _replace(
+            return replace(
                 outcome,
                 state="failed",
                 retryable=False,
@@ -183,28 +165,24 @@ def _after_tool(
 def _conclude(outcome: Outcome, result: PatchOutcome, spec: WriteSpec) -> Outcome:
     if result.verdict == NO_CHANGE:
         if spec.expect_change:
-            return _replace(
+            return replace(
                 outcome,
                 state="failed",
                 error="the tool changed nothing, and the task expects a change",
                 patch=result,
             )
-        return _replace(outcome, patch=result)
+        return replace(outcome, patch=result)
     if result.verdict == VERIFIED:
-        return _replace(outcome, patch=result)
+        return replace(outcome, patch=result)
     error = {
         REJECTED: "patch rejected: ",
         QUARANTINED: "patch quarantined: ",
         GATE_FAILED: "",
     }[result.verdict] + "; ".join(result.reasons)
-    return _replace(
+    return replace(
         outcome,
         state="failed",
         error=error,
         retryable=result.verdict != QUARANTINED,
         patch=result,
     )
-
-
-def _replace(outcome: Outcome, **changes: Any) -> Outcome:
-    return replace(outcome, **changes)

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from core.adapters.git import Git, open_repository
 from core.engine.execution.command import ProcessTable
 from core.engine.execution.outcome import Outcome
-from core.engine.gates import GateDefinition, GateRun, run_gate
+from core.engine.gates import GateDefinition, GateRun, declared_in, run_gate
 from core.engine.patches.attempt import (
     VERIFIED,
     PatchOutcome,
@@ -70,7 +72,7 @@ class PatchFlow:
             committed = len(ledger.list_patches(self.run_id, state="committed"))
             if committed:
                 raise IntegrationBranchMissing(self.run_id, self.branch.branch, committed)
-            self.branch.ensure(self.base_commit)
+            self.branch.create(self.base_commit)
         self.worktrees = Worktrees(self.git, self.run_id)
         common = self.git.common_dir()
         # UET's folders inside the project stay out of `git status`: the worktree links, and
@@ -88,11 +90,7 @@ class PatchFlow:
         self.keep_worktrees = keep_worktrees
         self.log_max_bytes = log_max_bytes
         self.kill_grace = kill_grace
-        self.gates = {
-            name: GateDefinition.from_document(name, doc)
-            for ws in run["workstreams"]
-            for name, doc in (ws.get("gates") or {}).items()
-        }
+        self.gates = declared_in(run["workstreams"])
         self.head = self.branch.head()
         # Earlier failed patches per task, oldest first: the oscillation check's memory.
         self._failed: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -130,7 +128,6 @@ class PatchFlow:
             keep_worktree_on_failure=self.keep_worktrees,
             patches_dir=self.patches_dir,
             quarantine_dir=self.quarantine_dir,
-            log_dir=self.logs_dir,
         )
 
     # -- execution (worker thread) -------------------------------------------------------------
@@ -143,8 +140,12 @@ class PatchFlow:
         stem: str,
         key: str,
     ) -> Outcome:
+        """Run a writing attempt; its duration covers all of it (worktree, tool, capture,
+        checks, gates), not the tool alone."""
         gate = self.gate_runner(env, stem, key)
-        return run_writing_attempt(self.git, self.worktrees, self.guard, spec, run_tool, gate)
+        started = time.monotonic()
+        outcome = run_writing_attempt(self.git, self.worktrees, self.guard, spec, run_tool, gate)
+        return replace(outcome, duration_seconds=time.monotonic() - started)
 
     def gate_runner(
         self, env: Mapping[str, str], stem: str, key: str

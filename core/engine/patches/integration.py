@@ -70,7 +70,7 @@ class IntegrationBranch:
         """Create the branch at ``start`` unless it exists (whatever it holds); True if made."""
         if self.git.rev_parse(self.ref) is not None:
             return False
-        self.git.run("update-ref", "-m", "uet: integration branch", self.ref, start, "")
+        self.create(start)
         return True
 
     def head(self) -> str:

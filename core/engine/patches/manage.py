@@ -29,11 +29,11 @@ from core.engine.options import RunOptions
 from core.engine.patches.attempt import PatchOutcome
 from core.engine.patches.flow import PatchFlow
 from core.engine.patches.integration import (
-    PATCH_TRAILER,
     REVERT_TRAILER,
     RUN_TRAILER,
     TASK_TRAILER,
     IntegrationBranch,
+    landed_patches,
 )
 from core.engine.patches.records import record_gates, verdict_of
 from core.engine.recorder import Recorder
@@ -141,9 +141,7 @@ def drop_patch(
     _allowed(patch, "drop")
     run = _quiet_run(ledger, patch, "drop")
     if patch["state"] == "verified" and run["integration_branch"]:
-        landed = commits_with_trailer(
-            _repository(run), f"refs/heads/{run['integration_branch']}", PATCH_TRAILER, None
-        )
+        landed = landed_patches(_repository(run), run["integration_branch"], run["base_commit"])
         if patch["patch_id"] in landed:
             raise PatchNotActionable(
                 patch["patch_id"],
