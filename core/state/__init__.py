@@ -8,6 +8,8 @@ from __future__ import annotations
 from core.errors import InvalidLedgerURL
 from core.state.contract import (
     AttemptRow,
+    CircuitRow,
+    CostRow,
     EventRow,
     GateResultRow,
     Ledger,
@@ -17,6 +19,8 @@ from core.state.contract import (
     RunRow,
     TaskCounts,
     TaskRow,
+    ToolHistory,
+    WorkerRow,
     attempt_row,
 )
 from core.state.urls import LedgerURL, project_root, resolve
@@ -43,6 +47,8 @@ def open_ledger(
 
 __all__ = [
     "AttemptRow",
+    "CircuitRow",
+    "CostRow",
     "EventRow",
     "GateResultRow",
     "Ledger",
@@ -53,6 +59,8 @@ __all__ = [
     "RunRow",
     "TaskCounts",
     "TaskRow",
+    "ToolHistory",
+    "WorkerRow",
     "attempt_row",
     "open_ledger",
     "project_root",

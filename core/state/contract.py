@@ -32,6 +32,7 @@ class RunRow(TypedDict):
     integration_branch: str | None
     parallel: int
     budget: dict[str, Any] | None
+    router: dict[str, Any] | None  # the router config (router_config.v1) tool tasks route with
     owner_host: str | None
     owner_pid: int | None
     heartbeat_at: str | None
@@ -54,6 +55,7 @@ class TaskRow(TypedDict):
     request: dict[str, Any]  # the execution_request.v1 document
     output: Any
     not_before: str | None  # a retrying task is released at this time
+    spec_hash: str | None  # content hash of the resolved spec and base commit (result reuse)
     created_at: str
     started_at: str | None
     finished_at: str | None
@@ -88,6 +90,10 @@ class AttemptRow(TypedDict):
     duration_seconds: float | None
     patch_id: str | None  # the patch this attempt produced (writing tasks)
     feedback: str | None  # summary of the blocking gate that failed it
+    kind: str | None  # the task's kind, for routing statistics
+    role: str | None  # "primary", or a "branch" (best_of_n) or "shadow" run of the task
+    usage: dict[str, Any] | None  # tokens and model the tool reported (cost_record.v1 usage)
+    result: dict[str, Any] | None  # outcome reported by a process worker, not yet applied
 
 
 def attempt_row(**fields: Any) -> AttemptRow:
@@ -153,6 +159,71 @@ class GateResultRow(TypedDict):
     junit_xml: str | None
     started_at: str | None
     finished_at: str | None
+
+
+class WorkerRow(TypedDict):
+    """A worker (worker_record.v1 without its derived parts: current attempt, statistics)."""
+
+    worker_id: str
+    kind: str  # "thread": the worker threads of one `uet run`; "process": `uet worker`
+    host: str
+    pid: int
+    state: str
+    state_reason: str | None
+    run_id: str | None  # set when the worker serves one run only
+    slots: int  # attempts it runs at once
+    heartbeat_at: str | None
+    heartbeat_interval_seconds: float
+    started_at: str
+    stopped_at: str | None
+    updated_at: str
+
+
+class CostRow(TypedDict):
+    """One cost (cost_record.v1, flattened): an attempt's or a gate run's."""
+
+    cost_id: str
+    subject_kind: str  # attempt | gate | run
+    subject_id: str
+    run_id: str | None
+    task_id: str | None
+    workstream_id: str | None
+    resource_type: str  # llm_tokens | compute | api_call | other
+    tool: str | None
+    model: str | None
+    tokens_in: int
+    tokens_out: int
+    usage: dict[str, Any] | None
+    amount: float
+    currency: str
+    estimated: bool
+    wall_seconds: float | None
+    cpu_seconds: float | None
+    recorded_at: str
+
+
+class CircuitRow(TypedDict):
+    tool: str
+    state: str  # closed | open | half_open
+    failures: int  # consecutive failures while closed
+    successes: int  # successful probes while half open
+    probes: int  # probes started while half open
+    opened_at: str | None
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolHistory:
+    """What the ledger remembers of one tool on one task kind, across runs."""
+
+    attempts: int = 0  # finished attempts
+    succeeded: int = 0
+    amount: float = 0.0  # total cost of those attempts
+    tokens: int = 0
+
+    @property
+    def mean_cost(self) -> float | None:
+        return self.amount / self.attempts if self.attempts else None
 
 
 class EventRow(TypedDict):
@@ -230,6 +301,21 @@ class LedgerTxn(Protocol):
 
     def insert_gate_results(self, results: Sequence[GateResultRow]) -> None: ...
 
+    def insert_costs(self, costs: Sequence[CostRow]) -> None: ...
+
+    def insert_worker(self, worker: WorkerRow) -> None: ...
+
+    def update_worker(self, worker_id: str, expected_state: str | None, **fields: Any) -> bool: ...
+
+    def claim_attempt(self, worker_id: str, run_id: str | None = None) -> AttemptRow | None:
+        """Take the oldest running attempt no worker has (of ``run_id`` when given) for
+        ``worker_id``; None when there is none. Two workers never get the same attempt."""
+        ...
+
+    def get_circuit(self, tool: str) -> CircuitRow | None: ...
+
+    def put_circuit(self, circuit: CircuitRow) -> None: ...
+
     def get_run(self, run_id: str) -> RunRow | None: ...
 
     def list_tasks(self, run_id: str) -> list[TaskRow]: ...
@@ -237,6 +323,10 @@ class LedgerTxn(Protocol):
     def list_attempts(
         self, run_id: str, task_id: str | None = None, state: str | None = None
     ) -> list[AttemptRow]: ...
+
+    def get_task(self, run_id: str, task_id: str) -> TaskRow | None: ...
+
+    def get_attempt(self, attempt_id: str) -> AttemptRow | None: ...
 
     def get_patch(self, patch_id: str) -> PatchRow | None: ...
 
@@ -296,4 +386,30 @@ class Ledger(LedgerTxn, Protocol):
         limit: int | None = None,
     ) -> list[GateResultRow]:
         """Gate results in the order they ran; ``standalone``: only those of no run."""
+        ...
+
+    def list_costs(self, run_id: str | None = None) -> list[CostRow]:
+        """Costs in the order they were recorded, of one run or of all."""
+        ...
+
+    def list_workers(self, states: Sequence[str] = ()) -> list[WorkerRow]:
+        """Workers, newest first; only those in ``states`` when given."""
+        ...
+
+    def list_circuits(self) -> list[CircuitRow]: ...
+
+    def tool_history(self, kind: str | None) -> dict[str, ToolHistory]:
+        """Per tool, its finished attempts on tasks of ``kind`` (None: of no kind) in every run."""
+        ...
+
+    def reported_attempts(self, run_id: str) -> list[AttemptRow]:
+        """Running attempts of the run whose process worker has reported an outcome."""
+        ...
+
+    def orphaned_attempts(self, run_id: str) -> list[AttemptRow]:
+        """Running attempts of the run held by a worker recorded lost, with no outcome."""
+        ...
+
+    def find_results(self, spec_hashes: Sequence[str], exclude_run: str) -> dict[str, TaskRow]:
+        """Per spec hash, the latest succeeded task with that hash in another run."""
         ...

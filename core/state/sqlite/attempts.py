@@ -12,7 +12,7 @@ TABLE = Table(
     name="attempts",
     key=("attempt_id",),
     fields=tuple(AttemptRow.__annotations__),
-    json_fields=frozenset({"argv", "output"}),
+    json_fields=frozenset({"argv", "output", "usage", "result"}),
     bool_fields=frozenset({"retryable", "stdout_truncated", "stderr_truncated"}),
 )
 _SELECT = f"SELECT {TABLE.select_columns} FROM attempts"  # noqa: S608
@@ -34,4 +34,17 @@ def select(
         sql += " AND state = ?"
         params.append(state)
     rows = conn.execute(sql + " ORDER BY started_at, attempt_no", params)
+    return [cast(AttemptRow, TABLE.decode(row)) for row in rows]
+
+
+def get(conn: sqlite3.Connection, attempt_id: str) -> AttemptRow | None:
+    row = conn.execute(f"{_SELECT} WHERE attempt_id = ?", (attempt_id,)).fetchone()
+    return cast(AttemptRow, TABLE.decode(row)) if row else None
+
+
+def reported(conn: sqlite3.Connection, run_id: str) -> list[AttemptRow]:
+    """Running attempts of ``run_id`` a process worker has reported on (a partial index)."""
+    rows = conn.execute(
+        f"{_SELECT} WHERE run_id = ? AND state = 'running' AND result_json IS NOT NULL", (run_id,)
+    )
     return [cast(AttemptRow, TABLE.decode(row)) for row in rows]

@@ -12,6 +12,8 @@ from typing import Any
 from core.errors import LedgerNotFound, LedgerOutdated, LedgerTooNew, MigrationTampered
 from core.state.contract import (
     AttemptRow,
+    CircuitRow,
+    CostRow,
     EventRow,
     GateResultRow,
     LedgerTxn,
@@ -20,8 +22,20 @@ from core.state.contract import (
     RunRow,
     TaskCounts,
     TaskRow,
+    ToolHistory,
+    WorkerRow,
 )
-from core.state.sqlite import attempts, events, gates, migrations, patches, runs, tasks
+from core.state.sqlite import (
+    attempts,
+    costs,
+    events,
+    gates,
+    migrations,
+    patches,
+    runs,
+    tasks,
+    workers,
+)
 from core.state.sqlite.connection import begin_immediate, connect
 
 
@@ -158,6 +172,25 @@ class SqliteLedger:
     def insert_gate_results(self, results: Sequence[GateResultRow]) -> None:
         gates.insert_many(self._conn, results)
 
+    def insert_costs(self, rows: Sequence[CostRow]) -> None:
+        costs.insert_many(self._conn, rows)
+
+    def insert_worker(self, worker: WorkerRow) -> None:
+        workers.insert(self._conn, worker)
+
+    def update_worker(self, worker_id: str, expected_state: str | None, **fields: Any) -> bool:
+        return workers.TABLE.update(self._conn, (worker_id,), expected_state, fields)
+
+    def claim_attempt(self, worker_id: str, run_id: str | None = None) -> AttemptRow | None:
+        return workers.claim(self._conn, worker_id, run_id)
+
+    def get_circuit(self, tool: str) -> CircuitRow | None:
+        with self._lock:
+            return costs.get_circuit(self._conn, tool)
+
+    def put_circuit(self, circuit: CircuitRow) -> None:
+        costs.put_circuit(self._conn, circuit)
+
     # -- reads ---------------------------------------------------------------------------------
 
     def get_run(self, run_id: str) -> RunRow | None:
@@ -194,6 +227,14 @@ class SqliteLedger:
         with self._lock:
             return attempts.select(self._conn, run_id, task_id, state)
 
+    def get_task(self, run_id: str, task_id: str) -> TaskRow | None:
+        with self._lock:
+            return tasks.get(self._conn, run_id, task_id)
+
+    def get_attempt(self, attempt_id: str) -> AttemptRow | None:
+        with self._lock:
+            return attempts.get(self._conn, attempt_id)
+
     def get_patch(self, patch_id: str) -> PatchRow | None:
         with self._lock:
             return patches.get(self._conn, patch_id)
@@ -219,6 +260,34 @@ class SqliteLedger:
     ) -> list[GateResultRow]:
         with self._lock:
             return gates.select(self._conn, run_id, patch_id, attempt_id, standalone, limit)
+
+    def list_costs(self, run_id: str | None = None) -> list[CostRow]:
+        with self._lock:
+            return costs.select(self._conn, run_id)
+
+    def list_workers(self, states: Sequence[str] = ()) -> list[WorkerRow]:
+        with self._lock:
+            return workers.select(self._conn, states)
+
+    def list_circuits(self) -> list[CircuitRow]:
+        with self._lock:
+            return costs.circuits(self._conn)
+
+    def tool_history(self, kind: str | None) -> dict[str, ToolHistory]:
+        with self._lock:
+            return costs.tool_history(self._conn, kind)
+
+    def reported_attempts(self, run_id: str) -> list[AttemptRow]:
+        with self._lock:
+            return attempts.reported(self._conn, run_id)
+
+    def orphaned_attempts(self, run_id: str) -> list[AttemptRow]:
+        with self._lock:
+            return workers.orphaned(self._conn, run_id)
+
+    def find_results(self, spec_hashes: Sequence[str], exclude_run: str) -> dict[str, TaskRow]:
+        with self._lock:
+            return tasks.find_results(self._conn, spec_hashes, exclude_run)
 
     def list_events(
         self, run_id: str | None = None, after_seq: int = 0, limit: int | None = None

@@ -12,7 +12,7 @@ TABLE = Table(
     name="runs",
     key=("run_id",),
     fields=tuple(RunRow.__annotations__),
-    json_fields=frozenset({"workstreams", "budget"}),
+    json_fields=frozenset({"workstreams", "budget", "router"}),
 )
 _SELECT = f"SELECT {TABLE.select_columns} FROM runs"  # noqa: S608
 
