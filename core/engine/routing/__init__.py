@@ -1,0 +1,1 @@
+"""Routing tasks to tools and agent CLIs, and reading what those CLIs report about their runs."""
