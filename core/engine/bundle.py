@@ -20,8 +20,10 @@ from core.contracts import issues as schema_issues
 from core.contracts import read_json
 from core.engine.execution.call import CallNotFound, resolve_callable
 from core.engine.planning import Plan, PlanNode, find_cycle, plan
-from core.engine.requests import effective_spec
+from core.engine.requests import action_of, effective_spec, writes_of
+from core.engine.routing.config import MULTI_BRANCH, RouterConfig
 from core.errors import DocumentInvalid, Issue
+from core.secrets import is_secret_name
 
 SCHEMA = "workstream_spec.v1"
 
@@ -46,6 +48,7 @@ class Bundle:
     workstreams: tuple[dict[str, Any], ...]
     tasks: tuple[TaskEntry, ...]
     plan: Plan
+    router: RouterConfig | None = None  # routes its tool tasks
 
     @property
     def name(self) -> str:
@@ -55,23 +58,27 @@ class Bundle:
     @property
     def writes(self) -> bool:
         """Whether any task changes files (the run then needs a repository)."""
-        return any(_writes(self.workstreams, entry) for entry in self.tasks)
+        return any(_writes(self.workstreams, entry, self.router) for entry in self.tasks)
 
 
-def _writes(workstreams: Iterable[dict[str, Any]], entry: TaskEntry) -> bool:
-    if "writes" in entry.spec:
-        return bool(entry.spec["writes"])
+def _writes(
+    workstreams: Iterable[dict[str, Any]], entry: TaskEntry, router: RouterConfig | None
+) -> bool:
+    defaults: Any = {}
     for ws in workstreams:
         if ws.get("workstream_id") == entry.workstream_id:
             defaults = ws.get("defaults")
-            return bool(isinstance(defaults, dict) and defaults.get("writes"))
-    return False
+            break
+    return writes_of(
+        effective_spec(entry.spec, defaults if isinstance(defaults, dict) else {}), router
+    )
 
 
-def load_bundle(path: str | Path) -> Bundle:
-    """Read, validate and plan the bundle at ``path``; DocumentInvalid lists every problem."""
+def load_bundle(path: str | Path, router: RouterConfig | None = None) -> Bundle:
+    """Read, validate and plan the bundle at ``path``; DocumentInvalid lists every problem.
+    ``router`` is the router config its tool tasks are routed with."""
     text, document = read_json(path)
-    return check_bundle(document, path=Path(path), text=text)
+    return check_bundle(document, path=Path(path), text=text, router=router)
 
 
 def check_bundle(
@@ -80,6 +87,7 @@ def check_bundle(
     path: Path | None = None,
     text: str | None = None,
     base_dir: Path | None = None,
+    router: RouterConfig | None = None,
 ) -> Bundle:
     """Validate and plan a parsed bundle (from ``path``, if it came from a file).
 
@@ -92,7 +100,7 @@ def check_bundle(
     base_dir = base_dir or (resolved.parent if resolved is not None else Path.cwd())
     problems = schema_issues(document, SCHEMA, source)
     workstreams, entries = _entries(document)
-    context = _Context(workstreams, entries, base_dir)
+    context = _Context(workstreams, entries, base_dir, router)
     for check in SEMANTIC_CHECKS:
         problems.extend(Issue(issue.path, issue.message, source) for issue in check(context))
     if problems:
@@ -117,6 +125,7 @@ def check_bundle(
         workstreams=tuple(ws for _, ws in workstreams),
         tasks=tuple(entries),
         plan=plan(nodes),
+        router=router,
     )
 
 
@@ -128,6 +137,7 @@ class _Context:
     workstreams: list[tuple[str, dict[str, Any]]]  # (json path, workstream)
     tasks: list[TaskEntry]
     base_dir: Path
+    router: RouterConfig | None = None
 
     def by_id(self) -> dict[str, TaskEntry]:
         first: dict[str, TaskEntry] = {}
@@ -245,18 +255,66 @@ def _importable_calls(context: _Context) -> Iterator[Issue]:
 
 
 def _routable(context: _Context) -> Iterator[Issue]:
-    # Routing to router-config tools arrives with the router; until then say so plainly.
+    router = context.router
+    workstreams = [ws for _, ws in context.workstreams]
     for entry in context.tasks:
         spec = entry.spec
-        if "run" in spec or "call" in spec:
+        if action_of(spec) != "tool":
             continue
         key = "tool" if "tool" in spec else "kind"
-        if key in spec:
+        if router is None:
+            what = f"{key} {spec[key]!r}" if key in spec else "a route"
             yield Issue(
                 f"{entry.path}.{key}",
-                f"no router config is loaded, so {key} {spec[key]!r} cannot be routed; "
-                "give the task `run` or `call`",
+                f"no router config, so {what} cannot be routed: pass --router FILE or create "
+                ".uet/router_config.json (or give the task `run` or `call`)",
             )
+            continue
+        known = list(router.tools)
+        named = [(f"{entry.path}.tool", spec.get("tool"))]
+        route = spec.get("route")
+        if isinstance(route, dict) and isinstance(route.get("candidates"), list):
+            named += [
+                (f"{entry.path}.route.candidates[{i}]", n)
+                for i, n in enumerate(route["candidates"])
+            ]
+        for where, name in named:
+            if isinstance(name, str) and name not in known:
+                hint = difflib.get_close_matches(name, known, n=1)
+                suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+                yield Issue(
+                    where, f"unknown tool {name!r} ({suggestion}configured: {', '.join(known)})"
+                )
+        if any(isinstance(n, str) and n not in known for _, n in named):
+            continue
+        resolved = router.route_for(spec)
+        if resolved is None:
+            rules = ", ".join(r["id"] for r in router.document.get("rules", [])) or "none"
+            yield Issue(
+                f"{entry.path}.kind",
+                f"no routing rule matches kind {spec.get('kind')!r} (rules: {rules}) and the "
+                "router config names no default tool",
+            )
+        elif resolved.strategy in MULTI_BRANCH and not _writes(workstreams, entry, router):
+            yield Issue(
+                f"{entry.path}.route",
+                f"{resolved.strategy} compares patches: it needs a task that changes files "
+                '(add "writes": true, or route it to tools that write)',
+            )
+
+
+def _secrets(context: _Context) -> Iterator[Issue]:
+    owners = [(f"{path}.defaults", ws.get("defaults")) for path, ws in context.workstreams]
+    owners += [(entry.path, entry.spec) for entry in context.tasks]
+    for where, owner in owners:
+        env = owner.get("env") if isinstance(owner, dict) else None
+        for name in env if isinstance(env, dict) else ():
+            if is_secret_name(name):
+                yield Issue(
+                    f"{where}.env.{name}",
+                    "looks like a secret: set it in UET's environment instead (tools inherit "
+                    "it; the bundle is stored in the ledger, the environment never is)",
+                )
 
 
 def _known_gates(context: _Context) -> Iterator[Issue]:
@@ -279,7 +337,7 @@ def _known_gates(context: _Context) -> Iterator[Issue]:
             references.append((f"{path}.defaults", defaults.get("gates")))
     for entry in context.tasks:
         references.append((entry.path, entry.spec.get("gates")))
-        if not _writes(workstreams, entry):
+        if not _writes(workstreams, entry, context.router):
             for key in ("gates", "expect_change", "patch_policy", "scope"):
                 if key in entry.spec:
                     yield Issue(
@@ -305,5 +363,6 @@ SEMANTIC_CHECKS: tuple[Callable[[_Context], Iterator[Issue]], ...] = (
     _acyclic,
     _importable_calls,
     _routable,
+    _secrets,
     _known_gates,
 )

@@ -6,7 +6,6 @@ and the machine answers one question, fast, from a table derived from it: from t
 does this trigger lead? An edge the machine lacks raises :class:`IllegalTransition` before
 anything is written.
 
-Later lifecycles (worker, circuit) are declared the same way next to these.
 """
 
 from __future__ import annotations
@@ -31,6 +30,10 @@ class Lifecycle:
     initial: str
     machine: Any  # transitions.Machine (untyped library)
     table: dict[tuple[str, str], str]
+
+    # Triggers that take a finished record back into play by hand (`uet task retry`); a state
+    # whose only way out is one of them is still final for the engine.
+    REOPENING = frozenset({"reopen"})
 
     @classmethod
     def declare(
@@ -68,7 +71,7 @@ class Lifecycle:
 
     @property
     def final_states(self) -> frozenset[str]:
-        sources = {source for source, _ in self.table}
+        sources = {source for source, trigger in self.table if trigger not in self.REOPENING}
         return frozenset(state for state in self.states if state not in sources)
 
     def illegal(self) -> Iterator[tuple[str, str]]:
@@ -90,6 +93,7 @@ RUN = Lifecycle.declare(
         ("succeed", "running", "succeeded"),
         ("fail", "running", "failed"),
         ("cancel", ("pending", "running", "paused"), "canceled"),
+        ("reopen", "failed", "paused"),  # `uet task retry`: a failed task gets another go
     ),
 )
 
@@ -115,6 +119,8 @@ TASK = Lifecycle.declare(
         ("requeue", "running", "ready"),  # attempt interrupted (crash, Ctrl-C): run it again
         ("skip", ("pending", "ready"), "skipped"),  # an upstream task failed
         ("cancel", ("pending", "ready", "running", "retrying"), "canceled"),
+        ("reuse", "pending", "succeeded"),  # --reuse-results: the same spec succeeded before
+        ("reopen", ("failed", "skipped"), "pending"),  # `uet task retry`, and its dependents
     ),
 )
 
@@ -176,4 +182,33 @@ GATE = Lifecycle.declare(
     ),
 )
 
-LIFECYCLES = {machine.name: machine for machine in (RUN, TASK, ATTEMPT, PATCH, GATE)}
+WORKER = Lifecycle.declare(
+    "worker",
+    states=("starting", "idle", "busy", "draining", "stopped", "lost"),
+    initial="starting",
+    edges=(
+        ("ready", "starting", "idle"),
+        ("take", "idle", "busy"),
+        ("free", "busy", "idle"),
+        ("drain", ("starting", "idle", "busy"), "draining"),  # SIGINT/SIGTERM
+        ("stop", ("starting", "idle", "busy", "draining"), "stopped"),
+        ("lose", ("starting", "idle", "busy", "draining"), "lost"),  # heartbeats stopped
+    ),
+)
+
+# A tool's circuit breaker: open after repeated failures, half open (a few probe attempts)
+# once the recovery time has passed, closed again when the probes succeed.
+CIRCUIT = Lifecycle.declare(
+    "circuit",
+    states=("closed", "open", "half_open"),
+    initial="closed",
+    edges=(
+        ("trip", ("closed", "half_open"), "open"),
+        ("probe", "open", "half_open"),
+        ("recover", "half_open", "closed"),
+    ),
+)
+
+LIFECYCLES = {
+    machine.name: machine for machine in (RUN, TASK, ATTEMPT, PATCH, GATE, WORKER, CIRCUIT)
+}

@@ -8,11 +8,14 @@ which may have changed since.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from core.engine.patches.policy import Policy, levels_of
+from core.engine.routing.config import RouterConfig
 
 DEFAULT_MAX_ATTEMPTS = 1
 DEFAULT_RETRY: dict[str, Any] = {
@@ -36,6 +39,19 @@ def effective_spec(spec: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict
     return merged
 
 
+def writes_of(task: Mapping[str, Any], router: RouterConfig | None) -> bool:
+    """Whether a task (its effective spec) changes files: it says so, or, routed to tools,
+    one of its candidate tools does."""
+    if "writes" in task:
+        return bool(task["writes"])
+    if router is None or action_of(task) != "tool":
+        return False
+    route = router.route_for(task)
+    if route is None:
+        return False
+    return any(router.tools[name].writes for name in route.candidates if name in router.tools)
+
+
 def action_of(spec: Mapping[str, Any]) -> str:
     if "run" in spec:
         return "command"
@@ -53,13 +69,14 @@ def build_request(
     python_path: list[str],
     repo: Path | None = None,
     project_policy: Mapping[str, Any] | None = None,
+    router: RouterConfig | None = None,
 ) -> dict[str, Any]:
     """The execution request of one task. Writing tasks get their policy levels (the
     project's, the workstream's, the task's) and a working directory inside ``repo`` (mapped
-    into the attempt's worktree when it runs)."""
+    into the attempt's worktree when it runs); tool tasks get their route."""
     task = effective_spec(spec, workstream.get("defaults", {}))
     action = action_of(task)
-    writes = bool(task.get("writes", False))
+    writes = writes_of(task, router)
     base = repo if writes and repo is not None else workdir
     request: dict[str, Any] = {
         "schema_version": "execution_request.v1",
@@ -87,6 +104,14 @@ def build_request(
         "budget": task.get("budget"),
         "routing": None,
     }
+    if action == "tool":
+        route = router.route_for(task) if router is not None else None
+        request["route"] = route.document() if route is not None else None
+        request["prompt"] = task.get("prompt")
+        request["files"] = list(task.get("files", []))
+        request["acceptance"] = list(task.get("acceptance", []))
+        request["risk"] = task.get("risk")
+        request["complexity"] = task.get("complexity")
     if writes:
         project = {"patch_policy": project_policy} if project_policy else None
         levels = levels_of(project, workstream, task)
@@ -95,3 +120,14 @@ def build_request(
         if task.get("scope"):
             request["scope"] = task["scope"]
     return request
+
+
+_RUN_SPECIFIC = ("run_id", "routing")
+
+
+def spec_hash(request: Mapping[str, Any], base: str) -> str:
+    """Content hash of what a task does (its request, less what differs between runs of the
+    same spec) on ``base`` (the base commit, or the working directory when there is none)."""
+    same = {key: value for key, value in request.items() if key not in _RUN_SPECIFIC}
+    text = json.dumps([base, same], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -146,7 +146,7 @@ def run_command(
         sinks["stderr"] = _Sink(stderr_path, cap)
     try:
         timed_out = _pump(proc, sinks, started, timeout, kill_grace)
-        _reap(proc)
+        cpu = _reap(proc)
     finally:
         processes.discard(key)
         logs = {name: sink.close() for name, sink in sinks.items()}
@@ -157,6 +157,7 @@ def run_command(
         "exit_code": code,
         "stdout": logs["stdout"],
         "stderr": logs.get("stderr"),
+        "cpu_seconds": cpu,
     }
     if timed_out:
         return Outcome(state="timed_out", error=f"timed out after {timeout:g}s", **common)
@@ -249,14 +250,22 @@ def _has_exited(pid: int) -> bool:
         return True
 
 
-def _reap(proc: subprocess.Popen[bytes]) -> None:
-    """Wait for the main process, then kill whatever is left in its group, then reap it.
+def _reap(proc: subprocess.Popen[bytes]) -> float | None:
+    """Wait for the main process, then kill whatever is left in its group, then reap it;
+    return the CPU seconds it (and the children it waited for) used.
 
     Killing the group before reaping the leader matters: while the leader is a zombie its pid
     (and so the group id) cannot be reused, so the SIGKILL cannot hit an unrelated process.
     """
-    if proc.returncode is None:
-        with contextlib.suppress(ChildProcessError):
-            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    if proc.returncode is not None:
+        return None
+    with contextlib.suppress(ChildProcessError):
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
     _kill_group(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except ChildProcessError:
+        proc.wait()
+        return None
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime

@@ -26,7 +26,15 @@ class Outcome:
     stdout: LogFile | None = None
     stderr: LogFile | None = None
     patch: Any = None  # writing tasks: the PatchOutcome of core.engine.patches.attempt
+    usage: Any = None  # tool tasks: the Usage the tool reported (core.engine.routing.usage)
+    cpu_seconds: float | None = None  # CPU time of the tool's processes (user + system)
 
     @property
     def succeeded(self) -> bool:
         return self.state == "succeeded"
+
+    @property
+    def tool_failed(self) -> bool:
+        """The tool itself failed (crashed, exited non-zero, timed out, is missing), as
+        opposed to a patch it made being refused: what circuit breakers count."""
+        return self.state in ("failed", "timed_out") and self.patch is None
