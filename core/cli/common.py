@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from core.engine.routing.config import RouterConfig, find_router, load_router
 from core.state import Ledger, open_ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,3 +43,42 @@ def readable_ledger(ctx: click.Context) -> Ledger:
     ledger = open_ledger(ledger_url(ctx), create=False, migrate=False)
     ctx.call_on_close(ledger.close)
     return ledger
+
+
+def router_option(function: F) -> F:
+    return click.option(
+        "--router",
+        "router_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Router config (router_config.v1) for tool tasks "
+        "(default: .uet/router_config.json of the project, if there is one).",
+    )(function)
+
+
+def load_router_for(path: Path | None, start: Path | None = None) -> RouterConfig | None:
+    """The router config given, or the project's own; None when there is neither."""
+    if path is None:
+        path = find_router((start or Path.cwd()).resolve())
+    return load_router(path) if path is not None else None
+
+
+def budget_options(function: F) -> F:
+    for name, kind, what in reversed(_BUDGETS):
+        function = click.option(
+            f"--budget-{name}", type=kind, metavar="N", help=f"Budget of the run: {what}."
+        )(function)
+    return function
+
+
+_BUDGETS = (
+    ("usd", click.FloatRange(min=0), "most US dollars its tools may spend"),
+    ("tokens", click.IntRange(min=0), "most tokens its tools may use"),
+    ("wall-seconds", click.FloatRange(min=0, min_open=True), "most seconds of tool time"),
+)
+
+
+def budget_limits(
+    usd: float | None, tokens: int | None, wall_seconds: float | None
+) -> dict[str, float]:
+    given = {"max_usd": usd, "max_tokens": tokens, "max_wall_seconds": wall_seconds}
+    return {key: value for key, value in given.items() if value is not None}

@@ -112,3 +112,16 @@ def echo_json(value: Any) -> None:
 def echo_json_line(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+def echo_decision(label: str, decision: dict[str, Any], indent: str = "  ") -> None:
+    """A routing decision (routing_decision of execution_request.v1), one line per candidate."""
+    chosen = ", ".join(decision["chosen"]) or "none"
+    rule = f"rule {decision['rule']}, " if decision.get("rule") else ""
+    click.echo(f"{indent}{label}: {rule}{decision['strategy']} -> {chosen} ({decision['reason']})")
+    for candidate in decision["candidates"]:
+        score = candidate.get("score")
+        shown = f" score {score:g}" if isinstance(score, (int, float)) else ""
+        mark = "" if candidate.get("eligible", True) else " (skipped)"
+        why = f": {candidate['reason']}" if candidate.get("reason") else ""
+        click.echo(f"{indent}    {candidate['tool']}{shown}{mark}{why}")

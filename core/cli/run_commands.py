@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,17 @@ import click
 
 from core.adapters.git import Git
 from core.cli.app import EXIT_INTERRUPTED
-from core.cli.common import json_option, parallel_option, writable_ledger
+from core.cli.common import (
+    budget_limits,
+    budget_options,
+    json_option,
+    load_router_for,
+    parallel_option,
+    router_option,
+    writable_ledger,
+)
 from core.cli.live import LiveReporter
-from core.cli.output import echo_json, styled_state
+from core.cli.output import echo_decision, echo_json, styled_state
 from core.contracts import issues as schema_issues
 from core.contracts import load_json
 from core.contracts.registry import SCHEMA_NAMES
@@ -20,27 +29,34 @@ from core.engine.bundle import SCHEMA as BUNDLE_SCHEMA
 from core.engine.bundle import Bundle, check_bundle, load_bundle
 from core.engine.events import EventBus
 from core.engine.options import DEFAULT_LOG_MAX_BYTES, RunOptions, RunResult
+from core.engine.requests import action_of
+from core.engine.routing.config import SCHEMA as ROUTER_SCHEMA
+from core.engine.routing.config import RouterConfig, check_router
+from core.engine.routing.strategies import Decision, Situation, decide
 from core.engine.runs import (
     cancel_run,
     check_target,
     create_run,
     execute_run,
+    raise_budget,
     resolve_run_id,
     resume_run,
 )
-from core.errors import EXIT_FAILED, EXIT_INVALID, DocumentInvalid, Issue
-from core.state import Ledger
+from core.errors import EXIT_FAILED, EXIT_INVALID, DocumentInvalid, Issue, UetError
+from core.state import Ledger, open_ledger
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@router_option
 @json_option
-def validate(files: tuple[Path, ...], as_json: bool) -> None:
+def validate(files: tuple[Path, ...], router_path: Path | None, as_json: bool) -> None:
     """Check documents against their schema (chosen by their `schema_version`).
 
     Bundles (workstream_spec.v1) are also checked for meaning: unique ids, known
-    dependencies, no cycles, importable `call`s. Every problem is listed with its JSON
-    path. Exit code 2 if any file is invalid.
+    dependencies, no cycles, importable `call`s, tools and kinds the router config
+    routes. Router configs are checked for known tools and placeholders. Every problem is
+    listed with its JSON path. Exit code 2 if any file is invalid.
 
     \b
     Examples:
@@ -48,8 +64,15 @@ def validate(files: tuple[Path, ...], as_json: bool) -> None:
       uet validate --json .uet/router_config.json
     """
     reports: list[dict[str, Any]] = []
+    try:
+        router = load_router_for(router_path)
+        router_problems: list[Issue] = []
+    except DocumentInvalid as exc:
+        router, router_problems = None, list(exc.issues)
     for path in files:
-        schema, problems, summary = _check_file(path)
+        schema, problems, summary = _check_file(path, router)
+        if schema == BUNDLE_SCHEMA and router_problems:
+            problems = [Issue(f"router {i.source}: {i.path}", i.message) for i in router_problems]
         reports.append(
             {
                 "file": str(path),
@@ -79,7 +102,7 @@ def validate(files: tuple[Path, ...], as_json: bool) -> None:
         raise SystemExit(EXIT_INVALID)
 
 
-def _check_file(path: Path) -> tuple[str | None, list[Issue], str]:
+def _check_file(path: Path, router: RouterConfig | None) -> tuple[str | None, list[Issue], str]:
     try:
         document = load_json(path)
     except DocumentInvalid as exc:
@@ -94,7 +117,7 @@ def _check_file(path: Path) -> tuple[str | None, list[Issue], str]:
         )
     if schema == BUNDLE_SCHEMA:
         try:
-            bundle = check_bundle(document, path=path)
+            bundle = check_bundle(document, path=path, router=router)
         except DocumentInvalid as exc:
             return schema, list(exc.issues), ""
         waves = len(bundle.plan.waves)
@@ -106,6 +129,12 @@ def _check_file(path: Path) -> tuple[str | None, list[Issue], str]:
                 f"{waves} wave(s)"
             ),
         )
+    if schema == ROUTER_SCHEMA:
+        try:
+            config = check_router(document, str(path))
+        except DocumentInvalid as exc:
+            return schema, list(exc.issues), ""
+        return schema, [], f"{schema}: {len(config.tools)} tool(s)"
     problems = schema_issues(document, schema, str(path))
     return schema, problems, schema
 
@@ -122,20 +151,27 @@ def _schema_of(document: Any) -> str | None:
 
 @click.command()
 @click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
+@router_option
 @json_option
-def plan(bundle_path: Path, as_json: bool) -> None:
+def plan(bundle_path: Path, router_path: Path | None, as_json: bool) -> None:
     """Show how a bundle would run, without running it: waves and the critical path.
 
     Wave N holds the tasks whose longest chain of dependencies has N links; tasks of a
     wave can run side by side. The critical path is the heaviest chain (by each task's
     `estimate_seconds`, default 1): the run cannot finish faster than it.
 
+    Tool tasks show how they would be routed now: the rule, the strategy, each
+    candidate's score, the tool(s) chosen and why (the decision is made again at each
+    dispatch, with the circuits and load of that moment).
+
     \b
-    Example:
+    Examples:
       uet plan workstreams/examples/fanout.json
+      uet plan --router .uet/router_config.json workstreams/examples/agents.json
     """
-    bundle = load_bundle(bundle_path)
+    bundle = load_bundle(bundle_path, load_router_for(router_path, bundle_path.parent))
     result = bundle.plan
+    routes = _planned_routes(bundle)
     if as_json:
         echo_json(
             {
@@ -144,6 +180,7 @@ def plan(bundle_path: Path, as_json: bool) -> None:
                 "waves": [list(wave) for wave in result.waves],
                 "critical_path": list(result.critical_path),
                 "critical_weight": result.critical_weight,
+                "routing": {task: d.document() for task, d in routes.items()},
             }
         )
         return
@@ -160,6 +197,33 @@ def plan(bundle_path: Path, as_json: bool) -> None:
         f"critical path ({len(result.critical_path)} task(s), weight {result.critical_weight:g}): "
         + " -> ".join(result.critical_path)
     )
+    if routes:
+        click.echo("routing:")
+        for task_id, decision in routes.items():
+            echo_decision(task_id, decision.document())
+
+
+def _planned_routes(bundle: Bundle) -> dict[str, Decision]:
+    """How each tool task would be routed now (history from the ledger, if there is one)."""
+    router = bundle.router
+    if router is None:
+        return {}
+    ledger = None
+    with contextlib.suppress(UetError):
+        ledger = open_ledger(create=False, migrate=False)
+    try:
+        routes: dict[str, Decision] = {}
+        for entry in bundle.tasks:
+            route = router.route_for(entry.spec)
+            if route is None or action_of(entry.spec) != "tool":
+                continue
+            kind = entry.spec.get("kind")
+            history = ledger.tool_history(kind) if ledger is not None else {}
+            routes[entry.spec["task_id"]] = decide(route, router, Situation(kind, history=history))
+        return routes
+    finally:
+        if ledger is not None:
+            ledger.close()
 
 
 log_max_bytes_option = click.option(
@@ -185,6 +249,14 @@ keep_worktrees_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="Repository that writing tasks change (default: the one around the current directory).",
 )
+@router_option
+@budget_options
+@click.option(
+    "--reuse-results",
+    is_flag=True,
+    help="Skip tasks whose identical spec already succeeded in an earlier run on the same "
+    "base commit (tasks that change files always run).",
+)
 @keep_worktrees_option
 @log_max_bytes_option
 @quiet_option
@@ -195,6 +267,11 @@ def run(
     bundle_path: Path,
     parallel: int | None,
     repo: Path | None,
+    router_path: Path | None,
+    budget_usd: float | None,
+    budget_tokens: int | None,
+    budget_wall_seconds: float | None,
+    reuse_results: bool,
     keep_worktrees: bool,
     log_max_bytes: int,
     quiet: bool,
@@ -212,6 +289,12 @@ def run(
     on the branch uet/<run-id>. Your checkout and branch are never touched: see the
     patches with `uet patches`, take them with `uet land`.
 
+    Tasks naming a `tool` or a `kind` are routed by the router config (--router, or
+    .uet/router_config.json): agent CLIs and codemods run with their argv templates,
+    their usage and cost recorded (`uet costs`). A used-up budget (--budget-usd,
+    --budget-tokens, --budget-wall-seconds, or the bundle's) pauses the run;
+    `uet resume RUN --budget-usd X` continues it.
+
     Exit code: 0 if every task succeeded, 1 if the run failed, 2 if the bundle is
     invalid (then nothing is written), 130 if interrupted.
 
@@ -220,12 +303,19 @@ def run(
       uet run workstreams/examples/fanout.json
       uet run --parallel 8 --json build.json
       uet run --repo ../service workstreams/examples/codemods.json
+      uet run --router agents.json --budget-usd 5 workstreams/examples/agents.json
     """
-    bundle = load_bundle(bundle_path)  # before the ledger opens: invalid input writes nothing
-    target = check_target(bundle, repo, Path.cwd())  # invalid: exit 2 before the ledger opens
+    # Invalid input (bundle, router config, repository) exits 2 before the ledger opens.
+    bundle = load_bundle(bundle_path, load_router_for(router_path, repo))
+    target = check_target(bundle, repo, Path.cwd())
     ledger = writable_ledger(ctx)
     options = RunOptions(
-        parallel=parallel, log_max_bytes=log_max_bytes, repo=repo, keep_worktrees=keep_worktrees
+        parallel=parallel,
+        log_max_bytes=log_max_bytes,
+        repo=repo,
+        keep_worktrees=keep_worktrees,
+        budget=budget_limits(budget_usd, budget_tokens, budget_wall_seconds) or None,
+        reuse_results=reuse_results,
     )
     bus = EventBus()
     run_id = create_run(ledger, bundle, options, bus=bus, target=target)
@@ -298,6 +388,7 @@ def _report(result: RunResult, as_json: bool, ledger: Ledger) -> None:
 @click.option(
     "--force", is_flag=True, help="Resume even if the run's recorded process looks alive."
 )
+@budget_options
 @quiet_option
 @json_option
 @click.pass_context
@@ -308,6 +399,9 @@ def resume(
     keep_worktrees: bool,
     log_max_bytes: int,
     force: bool,
+    budget_usd: float | None,
+    budget_tokens: int | None,
+    budget_wall_seconds: float | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -318,13 +412,21 @@ def resume(
     as landed when the integration branch already has them (each lands exactly once).
     RUN is a run id or a unique prefix of one (default: the latest run).
 
+    A run paused by its budget continues with a bigger one: --budget-usd X makes X the
+    run's USD limit and raises its workstreams' limits to at least X (likewise
+    --budget-tokens, --budget-wall-seconds).
+
     \b
     Examples:
       uet resume 01JD3Q
       uet resume            # the latest run
+      uet resume 01JD3Q --budget-usd 10
     """
     ledger = writable_ledger(ctx)
     run_id = resolve_run_id(ledger, run_ref)
+    limits = budget_limits(budget_usd, budget_tokens, budget_wall_seconds)
+    if limits:
+        raise_budget(ledger, run_id, limits)
     options = RunOptions(
         parallel=parallel, log_max_bytes=log_max_bytes, keep_worktrees=keep_worktrees
     )

@@ -20,6 +20,8 @@ class RunOptions:
     heartbeat_seconds: float = 2.0
     keep_worktrees: bool = False  # keep the worktrees of failed writing attempts
     repo: Path | None = None  # the repository writing tasks change (default: the workdir's)
+    budget: Mapping[str, float] | None = None  # the run's max_usd / max_tokens / max_wall_seconds
+    reuse_results: bool = False  # skip tasks whose identical spec succeeded on the same base
 
     @property
     def workers(self) -> int:

@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -34,6 +34,7 @@ from typing import Any
 from core import clock
 from core.engine import faults
 from core.engine.attempts import as_outcome, new_attempt, outcome_fields
+from core.engine.costs import Budgets, Crossing, attempt_cost
 from core.engine.execution.call import run_call
 from core.engine.execution.command import ProcessTable, run_command
 from core.engine.execution.outcome import Outcome
@@ -44,9 +45,14 @@ from core.engine.patches.flow import PatchFlow
 from core.engine.planning import PlanNode, plan
 from core.engine.recorder import Changes, Recorder
 from core.engine.retry import backoff_delay
+from core.engine.routing.config import check_router
+from core.engine.routing.dispatcher import ToolCommand, ToolDispatcher
+from core.engine.routing.strategies import Decision
+from core.engine.routing.usage import parse_usage
 from core.engine.workers import Job, WorkerPool
 from core.errors import ConcurrentUpdate, RunNotFound
 from core.ids import new_id
+from core.secrets import Redactor
 from core.state import Ledger, PatchRow, RunRow
 
 log = logging.getLogger(__name__)
@@ -66,9 +72,24 @@ class _Task:
     dependents: list[_Task] = field(default_factory=list)
     waiting: int = 0  # dependencies not yet satisfied
     rank: float = 0.0  # heaviest path to a sink: long chains start first
+    failed_tools: list[str] = field(default_factory=list)  # tools of failed attempts (fallback)
+    feedback: str | None = None  # why the last attempt failed, for the next agent prompt
+    group: _Branches | None = None  # best_of_n / shadow: the round in flight
 
     def heap_key(self) -> tuple[int, float, int]:
         return (-self.priority, -self.rank, self.seq)
+
+
+@dataclass(eq=False, slots=True)
+class _Branches:
+    """One round of a multi-branch task: its attempts, and the patches that passed."""
+
+    decision: Decision
+    pick: str  # best_of_n: "first" or "cheapest"
+    pending: int  # branch attempts still running
+    passed: list[tuple[float, int, PatchRow]] = field(default_factory=list)  # (cost, no, patch)
+    chosen: str | None = None  # the patch picked to land
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass(eq=False, slots=True)
@@ -78,9 +99,26 @@ class _Active:
     attempt_no: int
     deadline: float | None  # call tasks: the orchestrator enforces their timeout
     write: WriteSpec | None = None  # writing tasks: worktree, base, policy, gates
+    command: ToolCommand | None = None  # tool tasks: the routed tool's command
+    role: str = "primary"  # or "branch" (best_of_n), "shadow"
 
 
 _ATTEMPT_TRIGGER = {"succeeded": "succeed", "failed": "fail", "timed_out": "time_out"}
+
+
+def with_usage(outcome: Outcome, command: ToolCommand) -> Outcome:
+    """The outcome with the usage the tool reported; a tool that reports an error in its
+    output fails even if it exited 0."""
+    if command.usage_parser == "none" or outcome.stdout is None:
+        return outcome
+    with open(outcome.stdout.path, encoding="utf-8", errors="replace") as stdout:
+        usage = parse_usage(command.usage_parser, stdout.read())
+    if usage is None:
+        return outcome
+    if usage.error and outcome.succeeded:
+        error = f"{command.tool} reported an error: {usage.error}"
+        return replace(outcome, state="failed", error=error, usage=usage)
+    return replace(outcome, usage=usage)
 
 
 class Orchestrator:
@@ -97,6 +135,11 @@ class Orchestrator:
         self.processes = ProcessTable()
         self.logs_dir = ledger.artifacts_dir / "logs" / run_id
         self._env = dict(os.environ)
+        self._redact = Redactor(self._env)
+        self._router: ToolDispatcher | None = None  # runs with tool tasks
+        self._budgets: Budgets | None = None
+        self._budget_pause: str | None = None  # a run/workstream budget is used up
+        self._wake_at: float | None = None  # a rate limit refills, a circuit may be probed
         self._tasks: dict[str, _Task] = {}
         self._policy: dict[str, str] = {}
         self._limit: dict[str, int | None] = {}
@@ -182,6 +225,25 @@ class Orchestrator:
         for task in self._tasks.values():
             if task.state == "ready":
                 self._push_ready(task)
+        if run["router"] is not None:
+            self._router = ToolDispatcher(
+                self.ledger, check_router(run["router"], f"the router config of run {self.run_id}")
+            )
+        self._budgets = Budgets(
+            self.run_id,
+            run["budget"],
+            {ws["workstream_id"]: ws.get("budget") for ws in run["workstreams"]},
+            {t.id: t.request.get("budget") for t in self._tasks.values()},
+            {t.id: t.workstream for t in self._tasks.values()},
+        )
+        self._budgets.load(self.ledger.list_costs(self.run_id))
+        if any(t.attempts for t in self._tasks.values()):
+            for attempt in self.ledger.list_attempts(self.run_id):
+                if attempt["state"] in ("failed", "timed_out"):
+                    task = self._tasks[attempt["task_id"]]
+                    if attempt["tool"]:
+                        task.failed_tools.append(attempt["tool"])
+                    task.feedback = attempt["feedback"] or attempt["error"]
         return run
 
     def _claim(self, ch: Changes, state: str) -> None:
@@ -258,6 +320,8 @@ class Orchestrator:
                     pool.replace_stuck_worker()
             if self._landing and self._signal is None and not self._canceled:
                 self._land_verified()
+            if self._budget_pause is not None and not self._active and not self._landing:
+                return self._pause(self._budget_pause)
             if not self._active and not self._ready and not self._timers and not self._landing:
                 return self._finish(pool)
             self._tick()
@@ -284,16 +348,21 @@ class Orchestrator:
             for task in due:
                 if task.state == "retrying":
                     self._release(ch, task, not_before=None)
-            started = [self._start(ch, task) for task in self._pick()]
+            started: list[_Active] = []
+            for task, decision in self._pick(ch):
+                started.extend(self._start(ch, task, decision))
         self._startable = False  # until something ends or a retry comes due
         return started
 
-    def _pick(self) -> list[_Task]:
-        """Ready tasks to start now: by priority, within free slots and workstream limits."""
-        picked: list[_Task] = []
+    def _pick(self, ch: Changes) -> list[tuple[_Task, Decision | None]]:
+        """Ready tasks to start now: by priority, within free slots, workstream limits and
+        budgets; tool tasks routed, within their tools' circuits, caps and rate limits."""
+        picked: list[tuple[_Task, Decision | None]] = []
         deferred: list[tuple[tuple[int, float, int], _Task]] = []
         slots = self.width - len(self._active)
-        while slots > 0 and self._ready:
+        if self._router is not None:
+            self._router.new_turn()
+        while slots > 0 and self._ready and self._budget_pause is None:
             entry = heapq.heappop(self._ready)
             task = entry[1]
             if task.state != "ready":
@@ -302,12 +371,62 @@ class Orchestrator:
             if limit is not None and self._running_in[task.workstream] >= limit:
                 deferred.append(entry)
                 continue
-            picked.append(task)
-            self._running_in[task.workstream] += 1
-            slots -= 1
+            if not self._within_budget(ch, task):
+                if task.state == "ready":  # the run pauses; a task out of budget has failed
+                    deferred.append(entry)
+                continue
+            decision = None
+            if self._router is not None and task.request.get("route"):
+                decision = self._route(task)
+                if decision is None:
+                    deferred.append(entry)
+                    continue
+            width = len(decision.chosen) if decision else 1
+            if width > slots and self._active:
+                deferred.append(entry)  # the branches start together, when there is room
+                break
+            picked.append((task, decision))
+            self._running_in[task.workstream] += width
+            slots -= width
         for entry in deferred:
             heapq.heappush(self._ready, entry)
         return picked
+
+    def _route(self, task: _Task) -> Decision | None:
+        """The tools for the task's next attempt(s), or None (after arranging to look again)
+        when none may start now: circuits open, caps full, rate limits spent."""
+        router = self._router
+        assert router is not None  # noqa: S101 - only tool tasks are routed
+        decision = router.decide(task.request, task.failed_tools)
+        wait = router.blocked(decision.chosen) if decision.chosen else router.wake_in()
+        if decision.chosen and wait is None:
+            return decision
+        if wait:  # 0 or None: woken by an attempt ending
+            wake = time.monotonic() + wait
+            self._wake_at = wake if self._wake_at is None else min(self._wake_at, wake)
+        return None
+
+    def _within_budget(self, ch: Changes, task: _Task) -> bool:
+        """Before a dispatch: a used-up run or workstream budget pauses the run; a used-up
+        task budget fails the task."""
+        assert self._budgets is not None  # noqa: S101 - set by _load
+        shared, own = self._budgets.exhausted(task.id, task.workstream)
+        if shared is not None:
+            self._pause_for_budget(shared)
+            return False
+        if own is not None:
+            self._transition(ch, task, "exhaust", reason=own.describe(), finished_at=ch.now)
+            self._after_failure(ch, task)
+            return False
+        return True
+
+    def _pause_for_budget(self, crossing: Crossing) -> None:
+        if self._budget_pause is None:
+            self._budget_pause = (
+                f"budget exceeded: {crossing.describe()}; continue with "
+                f"`uet resume {self.run_id} --budget-usd X` (or --budget-tokens, "
+                "--budget-wall-seconds)"
+            )
 
     def _due_retries(self) -> list[_Task]:
         now = time.monotonic()
@@ -323,6 +442,8 @@ class Orchestrator:
     def _wait_time(self) -> float:
         now = time.monotonic()
         wait = min(self._next_poll, self._next_heartbeat) - now
+        if self._wake_at is not None:
+            wait = min(wait, self._wake_at - now)
         if self._timers:
             wait = min(wait, self._timers[0][0] - now)
         for active in self._active.values():
@@ -330,28 +451,58 @@ class Orchestrator:
                 wait = min(wait, active.deadline - now)
         return max(0.0, min(wait, self.options.poll_seconds))
 
-    def _start(self, ch: Changes, task: _Task) -> _Active:
-        attempt_no = task.attempts + 1
-        attempt_id = new_id()
+    def _start(self, ch: Changes, task: _Task, decision: Decision | None) -> list[_Active]:
+        """Start the task's next attempt: one, or one per branch of a multi-branch route."""
+        tools: list[str | None] = list(decision.chosen) if decision else [None]
         first = {"started_at": ch.now} if task.attempts == 0 else {}
-        self._transition(ch, task, "start", attempts=attempt_no, **first)
-        task.attempts = attempt_no
+        self._transition(ch, task, "start", attempts=task.attempts + len(tools), **first)
         request = task.request
-        row = new_attempt(
-            self.run_id, task.id, attempt_id, attempt_no, request, self.worker_id, ch.now
-        )
-        write = None
-        if request.get("writes") and self._flow is not None:
-            write = self._flow.prepare(task.id, attempt_no, request)
-            row["worktree"] = str(write.worktree)
-        ch.new_attempt(row)
-        timeout = request.get("timeout_seconds")
-        deadline = None
-        if request["action"] == "call" and timeout:
-            deadline = time.monotonic() + float(timeout)
-        active = _Active(task, attempt_id, attempt_no, deadline, write)
-        self._active[attempt_id] = active
-        return active
+        if decision is not None:
+            assert self._router is not None  # noqa: S101 - decisions come from the router
+            self._router.take(ch, decision.chosen, self.run_id)
+            if len(tools) > 1:
+                pick = request["route"]["pick"] if decision.strategy == "best_of_n" else "first"
+                task.group = _Branches(decision, pick, pending=len(tools))
+        started = []
+        for index, tool in enumerate(tools):
+            task.attempts += 1
+            attempt_id = new_id()
+            row = new_attempt(
+                self.run_id, task.id, attempt_id, task.attempts, request, self.worker_id, ch.now
+            )
+            active = _Active(task, attempt_id, task.attempts, None)
+            if request.get("writes") and self._flow is not None:
+                active.write = self._flow.prepare(task.id, task.attempts, request)
+                row["worktree"] = str(active.write.worktree)
+            if decision is not None and tool is not None:
+                assert self._router is not None  # noqa: S101
+                active.role = decision.role(index)
+                stem = self.logs_dir / f"{task.id}.{task.attempts}"
+                active.command = self._router.command(
+                    tool,
+                    request,
+                    worktree=active.write.worktree if active.write else Path(request["cwd"]),
+                    feedback=task.feedback,
+                    prompt_path=Path(f"{stem}.prompt.md"),
+                )
+                row["tool"], row["argv"], row["role"] = tool, active.command.argv, active.role
+            row["kind"] = request.get("kind")
+            ch.new_attempt(row)
+            if decision is not None:
+                ch.event(
+                    "route.decided",
+                    run_id=self.run_id,
+                    task_id=task.id,
+                    attempt_id=attempt_id,
+                    subject_id=tool,
+                    payload={**decision.document(), "role": active.role},
+                )
+            timeout = request.get("timeout_seconds")
+            if request["action"] == "call" and timeout:
+                active.deadline = time.monotonic() + float(timeout)
+            self._active[attempt_id] = active
+            started.append(active)
+        return started
 
     # -- executing (worker threads) ------------------------------------------------------------
 
@@ -364,8 +515,10 @@ class Orchestrator:
             return run_call(
                 request["call"], request["params"] or {}, request["python_path"], stderr_path
             )
+        command = active.command
         env = {
             **self._env,
+            **(command.env if command else {}),
             **request["env"],
             "UET_RUN_ID": self.run_id,
             "UET_TASK_ID": active.task.id,
@@ -374,11 +527,11 @@ class Orchestrator:
         }
 
         def run_tool(cwd: Path) -> Outcome:
-            return run_command(
-                request["argv"],
+            outcome = run_command(
+                command.argv if command else request["argv"],
                 cwd=str(cwd),
                 env=env,
-                timeout=request.get("timeout_seconds"),
+                timeout=command.timeout if command else request.get("timeout_seconds"),
                 stdout_path=Path(f"{stem}.stdout.log"),
                 stderr_path=stderr_path,
                 cap=self.options.log_max_bytes,
@@ -386,6 +539,12 @@ class Orchestrator:
                 key=active.attempt_id,
                 kill_grace=self.options.kill_grace_seconds,
             )
+            for log_file in (outcome.stdout, outcome.stderr):
+                if log_file is not None:
+                    self._redact.file(log_file.path)
+            if command is not None:
+                outcome = with_usage(outcome, command)
+            return outcome
 
         if active.write is None or self._flow is None:
             return run_tool(Path(request["cwd"]))
@@ -399,9 +558,12 @@ class Orchestrator:
     def _apply(self, ch: Changes, active: _Active, outcome: Outcome) -> None:
         task = active.task
         self._running_in[task.workstream] -= 1
+        outcome = self._redacted(outcome)
         patch_fields: dict[str, Any] = {}
         if outcome.patch is not None:
             patch_fields = {"patch_id": outcome.patch.patch_id, "feedback": outcome.patch.feedback}
+        if outcome.usage is not None:
+            patch_fields["usage"] = outcome.usage.document()
         ch.attempt(
             self.run_id,
             task.id,
@@ -416,6 +578,8 @@ class Orchestrator:
             **outcome_fields(outcome, ch.now),
             **patch_fields,
         )
+        recorded = len(ch.costs)
+        verified = None
         if outcome.patch is not None and self._flow is not None:
             verified = self._flow.record(
                 ch,
@@ -424,30 +588,135 @@ class Orchestrator:
                 attempt_no=active.attempt_no,
                 request=task.request,
                 result=outcome.patch,
-                tool=task.request.get("tool"),
+                tool=active.command.tool if active.command else task.request.get("tool"),
             )
-            if verified is not None:  # the task succeeds once its patch lands
-                heapq.heappush(self._landing, (task.heap_key(), task, verified))
-                return
+        gate_seconds = sum(row["wall_seconds"] or 0.0 for row in ch.costs[recorded:])
+        tool = active.command.tool if active.command else None
+        cost = attempt_cost(
+            outcome,
+            attempt_id=active.attempt_id,
+            run_id=self.run_id,
+            task_id=task.id,
+            workstream_id=task.workstream,
+            tool=self._router.tool(tool) if self._router and tool else None,
+            now=ch.now,
+            gate_seconds=gate_seconds,
+        )
+        ch.record_costs([cost])
+        self._count_costs(ch, ch.costs[recorded:])
+        if tool is not None and self._router is not None:
+            self._router.finished(ch, tool, not outcome.tool_failed, self.run_id, outcome.error)
+        if not outcome.succeeded:
+            if tool is not None:
+                task.failed_tools.append(tool)
+            task.feedback = (outcome.patch.feedback if outcome.patch else None) or outcome.error
+        if active.role == "shadow":
+            if verified is not None:
+                reason = "shadow attempt: recorded for comparison, never integrated"
+                ch.patch(verified, "drop", reason=reason)
+            return
+        if active.role == "branch" and task.group is not None:
+            self._branch_ended(ch, active, outcome, verified, cost["amount"])
+            return
+        if verified is not None:  # the task succeeds once its patch lands
+            heapq.heappush(self._landing, (task.heap_key(), task, verified))
+            return
         if outcome.succeeded:
             self._transition(ch, task, "succeed", output=outcome.output, finished_at=ch.now)
             self._unblock(ch, task)
             return
-        if outcome.retryable and task.attempts < task.max_attempts and self._halt_reason is None:
+        self._attempt_failed(ch, task, outcome.retryable, outcome.error)
+
+    def _attempt_failed(self, ch: Changes, task: _Task, retryable: bool, error: str | None) -> None:
+        """Retry the task after a backoff while it has attempts (and budget) left; else fail."""
+        assert self._budgets is not None  # noqa: S101
+        _, used_up = self._budgets.exhausted(task.id, task.workstream)
+        if used_up is not None:
+            error = f"{error}; no retry: {used_up.describe()}" if error else used_up.describe()
+        elif retryable and task.attempts < task.max_attempts and self._halt_reason is None:
             delay = backoff_delay(task.attempts, task.request["retry"])
             not_before = clock.after(delay)
             self._transition(
                 ch,
                 task,
                 "retry",
-                reason=outcome.error,
+                reason=error,
                 payload={"delay_seconds": round(delay, 3), "next_attempt": task.attempts + 1},
                 not_before=not_before,
             )
             heapq.heappush(self._timers, (time.monotonic() + delay, task.seq, task))
             return
-        self._transition(ch, task, "fail", reason=outcome.error, finished_at=ch.now)
+        self._transition(ch, task, "fail", reason=error, finished_at=ch.now)
         self._after_failure(ch, task)
+
+    def _branch_ended(
+        self,
+        ch: Changes,
+        active: _Active,
+        outcome: Outcome,
+        verified: PatchRow | None,
+        amount: float,
+    ) -> None:
+        """A best_of_n branch ended. ``first``: the first patch to pass lands; ``cheapest``:
+        once every branch is done, the cheapest passing patch lands. The others are dropped."""
+        task = active.task
+        group = task.group
+        assert group is not None  # noqa: S101 - only branches of a multi-branch round get here
+        group.pending -= 1
+        if verified is None:
+            tool = active.command.tool if active.command else "?"
+            group.errors.append(f"{tool}: {outcome.error or 'no patch'}")
+        elif group.chosen is not None:
+            ch.patch(verified, "drop", reason=f"best_of_n: patch {group.chosen} lands instead")
+        elif group.pick == "first":
+            group.chosen = verified["patch_id"]
+            heapq.heappush(self._landing, (task.heap_key(), task, verified))
+        else:
+            group.passed.append((amount, active.attempt_no, verified))
+        if group.pending:
+            return
+        task.group = None
+        if group.chosen is None and group.passed:
+            group.passed.sort(key=lambda entry: entry[:2])
+            cost, _, best = group.passed[0]
+            group.chosen = best["patch_id"]
+            heapq.heappush(self._landing, (task.heap_key(), task, best))
+            for _, _, other in group.passed[1:]:
+                reason = f"best_of_n: the cheapest passing patch {group.chosen} (${cost:.4f}) lands"
+                ch.patch(other, "drop", reason=reason)
+        if group.chosen is None and task.state == "running":
+            self._attempt_failed(ch, task, True, "no branch passed: " + "; ".join(group.errors))
+
+    def _count_costs(self, ch: Changes, rows: list[Any]) -> None:
+        """Count new costs against the budgets; announce the lines they cross."""
+        assert self._budgets is not None  # noqa: S101
+        for row in rows:
+            for crossing in self._budgets.add(row):
+                kind = "budget.exceeded" if crossing.exceeded else "budget.warning"
+                ch.event(
+                    kind,
+                    run_id=self.run_id,
+                    task_id=crossing.subject if crossing.scope == "task" else None,
+                    payload={**crossing.payload(), "reason": crossing.describe()},
+                )
+                if crossing.exceeded and crossing.scope != "task":
+                    self._pause_for_budget(crossing)
+
+    def _redacted(self, outcome: Outcome) -> Outcome:
+        """The outcome with the environment's secrets taken out of what gets stored."""
+        if not self._redact:
+            return outcome
+        patch = outcome.patch
+        if patch is not None and patch.feedback:
+            patch.feedback = self._redact.text(patch.feedback)
+            for run in patch.gate_runs:
+                if run.log_path:
+                    self._redact.file(run.log_path)
+        return replace(
+            outcome,
+            error=self._redact.value(outcome.error),
+            output=self._redact.value(outcome.output),
+        )
 
     # -- landing patches (one integrator: this thread) -------------------------------------------
 
@@ -552,6 +821,9 @@ class Orchestrator:
 
     def _tick(self) -> None:
         now = time.monotonic()
+        if self._wake_at is not None and now >= self._wake_at:
+            self._wake_at = None
+            self._startable = True  # a rate limit refilled, or a circuit may be probed
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + self.options.heartbeat_seconds
             with self.ledger.transaction() as txn:
@@ -616,9 +888,12 @@ class Orchestrator:
                     self.run_id, active.task.id, active.attempt_id, "running", trigger, **fields
                 )
                 self._running_in[active.task.workstream] -= 1
-                self._transition(
-                    ch, active.task, "requeue" if mode == "interrupt" else "cancel", reason=why
-                )
+                if active.command is not None and self._router is not None:
+                    self._router.running[active.command.tool] -= 1
+                if active.task.state == "running":  # once per task, however many branches
+                    self._transition(
+                        ch, active.task, "requeue" if mode == "interrupt" else "cancel", reason=why
+                    )
             end: dict[str, Any] = {"owner_pid": None, "owner_host": None}
             if mode == "interrupt":
                 reason = f"{why}; continue with `uet resume {self.run_id}`"
@@ -633,6 +908,12 @@ class Orchestrator:
             ch.txn.update_run(self.run_id, "canceled", finished_at=ch.now, **end)
             run = self.ledger.get_run(self.run_id)
             return self._result("canceled", run["state_reason"] if run else why)
+
+    def _pause(self, reason: str) -> RunResult:
+        """Nothing running, nothing to land: pause the run (a budget is used up)."""
+        with self.recorder.transaction() as ch:
+            ch.run(self.run_id, "running", "pause", reason=reason, owner_pid=None, owner_host=None)
+        return self._result("paused", reason)
 
     def _result(self, state: str, reason: str | None) -> RunResult:
         counts = Counter(task.state for task in self._tasks.values())

@@ -14,11 +14,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from core import clock
+from core.engine.costs import gate_cost
 from core.engine.events import EventBus, make_event
 from core.engine.lifecycle import ATTEMPT, GATE, PATCH, RUN, TASK
 from core.errors import ConcurrentUpdate
 from core.state import (
     AttemptRow,
+    CostRow,
     EventRow,
     GateResultRow,
     Ledger,
@@ -36,6 +38,7 @@ class Changes:
         self.txn = txn
         self.now = clock.now()
         self.events: list[EventRow] = []
+        self.costs: list[CostRow] = []  # recorded in this transaction, in order
 
     def event(self, kind: str, **fields: Any) -> None:
         self.events.append(make_event(kind, ts=self.now, **fields))
@@ -76,12 +79,35 @@ class Changes:
             )
             previous = entry["state"]
 
+    def record_costs(self, rows: list[CostRow]) -> None:
+        """Record costs; those with money or tokens get a ``cost.recorded`` event."""
+        self.txn.insert_costs(rows)
+        self.costs.extend(rows)
+        for row in rows:
+            if row["amount"] or row["tokens_in"] or row["tokens_out"]:
+                self.event(
+                    "cost.recorded",
+                    run_id=row["run_id"],
+                    task_id=row["task_id"],
+                    attempt_id=row["subject_id"] if row["subject_kind"] == "attempt" else None,
+                    subject_id=row["cost_id"],
+                    payload={
+                        "tool": row["tool"],
+                        "model": row["model"],
+                        "amount": row["amount"],
+                        "currency": row["currency"],
+                        "tokens": row["tokens_in"] + row["tokens_out"],
+                        "estimated": row["estimated"],
+                    },
+                )
+
     def gate_results(self, results: list[GateResultRow]) -> None:
-        """Record finished gate runs, each with its ``gate.<state>`` event."""
+        """Record finished gate runs, each with its ``gate.<state>`` event and its cost."""
         for result in results:
             if result["state"] not in GATE.states:
                 raise ValueError(f"unknown gate state {result['state']!r}")
         self.txn.insert_gate_results(results)
+        self.record_costs([gate_cost(r, workstream_id=None, now=self.now) for r in results])
         for result in results:
             payload: dict[str, Any] = {"gate": result["gate"], "decision": result["decision"]}
             if result["exit_code"] is not None:

@@ -21,7 +21,9 @@ from core.engine.patches.integration import IntegrationBranch, branch_name
 from core.engine.project import project_constraints
 from core.engine.recorder import Recorder
 from core.engine.recovery import kill_orphans, owner_alive, recover
-from core.engine.requests import build_request, effective_spec
+from core.engine.requests import build_request, effective_spec, spec_hash
+from core.engine.routing.config import Route
+from core.engine.routing.strategies import Situation, decide
 from core.errors import (
     DocumentInvalid,
     Issue,
@@ -101,7 +103,15 @@ def create_run(
             python_path=python_path,
             repo=git.repo if git is not None else None,
             project_policy=target.project_policy if target else None,
+            router=bundle.router,
         )
+        if request.get("route") and bundle.router is not None:
+            route = Route.from_document(request["route"])
+            kind = request.get("kind")
+            planned = decide(
+                route, bundle.router, Situation(kind, history=ledger.tool_history(kind))
+            )
+            request["routing"] = planned.document(now)
         tasks.append(
             {
                 "run_id": run_id,
@@ -116,6 +126,7 @@ def create_run(
                 "request": request,
                 "output": None,
                 "not_before": None,
+                "spec_hash": spec_hash(request, base_commit or str(workdir)),
                 "created_at": now,
                 "started_at": None,
                 "finished_at": None,
@@ -138,6 +149,7 @@ def create_run(
                 ),
                 # Gate definitions travel with the run: resume never rereads the bundle.
                 **({"gates": ws["gates"]} if ws.get("gates") else {}),
+                **({"budget": ws["budget"]} if ws.get("budget") else {}),
             }
             for ws in bundle.workstreams
         ],
@@ -146,7 +158,8 @@ def create_run(
         "base_commit": base_commit,
         "integration_branch": branch_name(run_id) if git is not None else None,
         "parallel": options.workers,
-        "budget": None,
+        "budget": dict(options.budget) if options.budget else None,
+        "router": dict(bundle.router.document) if bundle.router else None,
         "owner_host": None,
         "owner_pid": None,
         "heartbeat_at": None,
@@ -155,8 +168,22 @@ def create_run(
         "finished_at": None,
         "updated_at": now,
     }
+    reused = _earlier_results(ledger, tasks, run_id) if options.reuse_results else {}
     with Recorder(ledger, bus).transaction() as ch:
         ch.new_run(run, bundle.text, tasks)
+        for task in tasks:
+            earlier = reused.get(task["task_id"])
+            if earlier is not None:
+                ch.task(
+                    run_id,
+                    task["task_id"],
+                    "pending",
+                    "reuse",
+                    reason=f"same spec succeeded in run {earlier['run_id']}",
+                    payload={"reused_from": earlier["run_id"]},
+                    output=earlier["output"],
+                    finished_at=ch.now,
+                )
         if git is not None and base_commit:
             # Made before the commit: if making it fails, no run is recorded. A crash between
             # the two leaves an unused branch, and resume makes a missing one.
@@ -172,6 +199,38 @@ def create_run(
                 },
             )
     return run_id
+
+
+def _earlier_results(ledger: Ledger, tasks: list[TaskRow], run_id: str) -> dict[str, TaskRow]:
+    """Per task, an earlier success of the identical spec on the same base. Writing tasks
+    are not reused: their change would be missing from this run's branch."""
+    candidates = {t["spec_hash"]: t for t in tasks if t["spec_hash"] and not t["request"]["writes"]}
+    found = ledger.find_results(list(candidates), exclude_run=run_id)
+    return {candidates[h]["task_id"]: earlier for h, earlier in found.items()}
+
+
+def raise_budget(
+    ledger: Ledger, run_id: str, limits: dict[str, float], *, bus: EventBus | None = None
+) -> RunRow:
+    """Give a run more budget: ``limits`` become the run's, and the ceiling of its
+    workstreams' (a workstream limit below the new one is raised to it)."""
+    run = get_run(ledger, run_id)
+    budget = {**(run["budget"] or {}), **limits}
+    workstreams = []
+    for ws in run["workstreams"]:
+        own = ws.get("budget")
+        if own:
+            own = {k: max(v, limits[k]) if k in limits else v for k, v in own.items()}
+            ws = {**ws, "budget": own}
+        workstreams.append(ws)
+    with Recorder(ledger, bus).transaction() as ch:
+        ch.txn.update_run(run_id, run["state"], budget=budget, workstreams=workstreams)
+        ch.event(
+            "run." + run["state"],
+            run_id=run_id,
+            payload={"budget": budget, "reason": "budget raised"},
+        )
+    return get_run(ledger, run_id)
 
 
 def execute_run(
@@ -278,6 +337,7 @@ __all__ = [
     "create_run",
     "execute_run",
     "get_run",
+    "raise_budget",
     "resolve_run_id",
     "resume_run",
     "run_bundle",
