@@ -21,7 +21,7 @@ def new_attempt(
     attempt_id: str,
     attempt_no: int,
     request: dict[str, Any],
-    worker_id: str,
+    worker_id: str | None,
     now: str,
 ) -> AttemptRow:
     return attempt_row(

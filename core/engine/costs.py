@@ -46,13 +46,13 @@ def attempt_cost(
     if usage is not None:
         model = usage.model or (tool.spec.get("default_model") if tool else None)
         price = tool.price(model) if tool else None
-        if price is not None:
-            currency = str(price.get("currency", "USD"))
         if usage.reported_cost is not None:
-            amount = usage.reported_cost
+            amount = usage.reported_cost  # every supported CLI reports US dollars
         else:
             estimate = estimate_cost(usage, price)
-            amount, estimated = (estimate, True) if estimate is not None else (0.0, False)
+            if estimate is not None and price is not None:
+                amount, estimated = estimate, True
+                currency = str(price.get("currency", "USD"))
     return {
         "cost_id": new_id(),
         "subject_kind": "attempt",

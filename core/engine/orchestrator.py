@@ -35,9 +35,14 @@ from core import clock
 from core.engine import faults
 from core.engine.attempts import as_outcome, new_attempt, outcome_fields
 from core.engine.costs import Budgets, Crossing, attempt_cost
-from core.engine.execution.call import run_call
-from core.engine.execution.command import ProcessTable, run_command
+from core.engine.execution.command import ProcessTable
 from core.engine.execution.outcome import Outcome
+from core.engine.execution.runner import (
+    AttemptRef,
+    AttemptRunner,
+    ToolCommand,
+    outcome_from,
+)
 from core.engine.lifecycle import TASK
 from core.engine.options import RunOptions, RunResult
 from core.engine.patches.attempt import WriteSpec
@@ -46,13 +51,12 @@ from core.engine.planning import PlanNode, plan
 from core.engine.recorder import Changes, Recorder
 from core.engine.retry import backoff_delay
 from core.engine.routing.config import check_router
-from core.engine.routing.dispatcher import ToolCommand, ToolDispatcher
+from core.engine.routing.dispatcher import ToolDispatcher
 from core.engine.routing.strategies import Decision
-from core.engine.routing.usage import parse_usage
+from core.engine.worker_records import mark_lost, move, register, stale
 from core.engine.workers import Job, WorkerPool
 from core.errors import ConcurrentUpdate, RunNotFound
 from core.ids import new_id
-from core.secrets import Redactor
 from core.state import Ledger, PatchRow, RunRow
 
 log = logging.getLogger(__name__)
@@ -101,24 +105,12 @@ class _Active:
     write: WriteSpec | None = None  # writing tasks: worktree, base, policy, gates
     command: ToolCommand | None = None  # tool tasks: the routed tool's command
     role: str = "primary"  # or "branch" (best_of_n), "shadow"
+    queued_at: float | None = None  # left in the ledger for a process worker to claim
 
 
 _ATTEMPT_TRIGGER = {"succeeded": "succeed", "failed": "fail", "timed_out": "time_out"}
-
-
-def with_usage(outcome: Outcome, command: ToolCommand) -> Outcome:
-    """The outcome with the usage the tool reported; a tool that reports an error in its
-    output fails even if it exited 0."""
-    if command.usage_parser == "none" or outcome.stdout is None:
-        return outcome
-    with open(outcome.stdout.path, encoding="utf-8", errors="replace") as stdout:
-        usage = parse_usage(command.usage_parser, stdout.read())
-    if usage is None:
-        return outcome
-    if usage.error and outcome.succeeded:
-        error = f"{command.tool} reported an error: {usage.error}"
-        return replace(outcome, state="failed", error=error, usage=usage)
-    return replace(outcome, usage=usage)
+REMOTE_POLL_SECONDS = 0.02  # how often outcomes of process workers are looked for
+UNCLAIMED_GRACE_SECONDS = 1.0  # an attempt no process worker claimed by then runs here
 
 
 class Orchestrator:
@@ -131,15 +123,25 @@ class Orchestrator:
         self.recorder = recorder
         self.width = options.workers
         self.host = socket.gethostname()
-        self.worker_id = f"{self.host}/{os.getpid()}"
+        self.worker_id = ""  # registered when the run starts executing
         self.processes = ProcessTable()
         self.logs_dir = ledger.artifacts_dir / "logs" / run_id
-        self._env = dict(os.environ)
-        self._redact = Redactor(self._env)
+        self.runner = AttemptRunner(
+            self.processes,
+            self.logs_dir,
+            dict(os.environ),
+            options.log_max_bytes,
+            options.kill_grace_seconds,
+        )
+        self._redact = self.runner.redact
         self._router: ToolDispatcher | None = None  # runs with tool tasks
         self._budgets: Budgets | None = None
         self._budget_pause: str | None = None  # a run/workstream budget is used up
         self._wake_at: float | None = None  # a rate limit refills, a circuit may be probed
+        # Attempts left in the ledger for `uet worker` processes, and the slots they offer.
+        self._remote: dict[str, _Active] = {}
+        self._remote_slots = 0
+        self._next_remote_poll = 0.0
         self._tasks: dict[str, _Task] = {}
         self._policy: dict[str, str] = {}
         self._limit: dict[str, int | None] = {}
@@ -162,6 +164,10 @@ class Orchestrator:
     def execute(self) -> RunResult:
         """Run the run to its end (or until stopped) and report how it ended."""
         run = self._load()
+        self.worker_id = register(
+            self.recorder, "thread", self.width, self.options.heartbeat_seconds, self.run_id
+        )
+        self._poll_workers()
         pool = WorkerPool(self.width, self._run_job)
         try:
             with self._signals():
@@ -178,6 +184,8 @@ class Orchestrator:
             # Ctrl-C): their tools must not outlive us. The ledger still shows them running,
             # which is what `uet resume` expects after a crash.
             self.processes.signal_all(signal.SIGKILL)
+            with self.recorder.transaction() as ch:
+                move(ch, self.worker_id, "idle", "stop", stopped_at=ch.now)
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -309,13 +317,16 @@ class Orchestrator:
             if self._canceled:
                 return self._halt(pool, "cancel")
             results = pool.collect(0 if self._startable else self._wait_time())
+            if self._remote:
+                results.extend(self._remote_results(pool))
             expired = self._expired_calls()
             due = self._due_retries()
             if results or expired or due or self._startable:
                 # One transaction per turn: record what ended, then start what can start.
                 # Jobs are handed to workers only once their start is committed.
                 for active in self._step(results, expired, due):
-                    pool.submit(Job(active.attempt_id, active))
+                    if active.queued_at is None:
+                        pool.submit(Job(active.attempt_id, active))
                 for _ in expired:
                     pool.replace_stuck_worker()
             if self._landing and self._signal is None and not self._canceled:
@@ -359,7 +370,8 @@ class Orchestrator:
         budgets; tool tasks routed, within their tools' circuits, caps and rate limits."""
         picked: list[tuple[_Task, Decision | None]] = []
         deferred: list[tuple[tuple[int, float, int], _Task]] = []
-        slots = self.width - len(self._active)
+        local = self.width - (len(self._active) - len(self._remote))
+        slots = local + max(0, self._remote_slots - len(self._remote))
         if self._router is not None:
             self._router.new_turn()
         while slots > 0 and self._ready and self._budget_pause is None:
@@ -382,11 +394,13 @@ class Orchestrator:
                     deferred.append(entry)
                     continue
             width = len(decision.chosen) if decision else 1
-            if width > slots and self._active:
+            room = local if task.request.get("writes") else slots  # writing tasks run here
+            if width > room and self._active:
                 deferred.append(entry)  # the branches start together, when there is room
-                break
+                continue
             picked.append((task, decision))
             self._running_in[task.workstream] += width
+            local -= min(width, max(local, 0))
             slots -= width
         for entry in deferred:
             heapq.heappush(self._ready, entry)
@@ -449,6 +463,8 @@ class Orchestrator:
         for active in self._active.values():
             if active.deadline is not None:
                 wait = min(wait, active.deadline - now)
+        if self._remote:
+            wait = min(wait, self._next_remote_poll - now)
         return max(0.0, min(wait, self.options.poll_seconds))
 
     def _start(self, ch: Changes, task: _Task, decision: Decision | None) -> list[_Active]:
@@ -467,10 +483,25 @@ class Orchestrator:
         for index, tool in enumerate(tools):
             task.attempts += 1
             attempt_id = new_id()
+            local_busy = len(self._active) - len(self._remote)
+            remote = (
+                not request.get("writes")
+                and local_busy >= self.width
+                and len(self._remote) < self._remote_slots
+            )
             row = new_attempt(
-                self.run_id, task.id, attempt_id, task.attempts, request, self.worker_id, ch.now
+                self.run_id,
+                task.id,
+                attempt_id,
+                task.attempts,
+                request,
+                None if remote else self.worker_id,
+                ch.now,
             )
             active = _Active(task, attempt_id, task.attempts, None)
+            if remote:
+                active.queued_at = time.monotonic()
+                self._remote[attempt_id] = active
             if request.get("writes") and self._flow is not None:
                 active.write = self._flow.prepare(task.id, task.attempts, request)
                 row["worktree"] = str(active.write.worktree)
@@ -509,48 +540,17 @@ class Orchestrator:
     def _run_job(self, job: Job) -> Outcome:
         active: _Active = job.payload
         request = active.task.request
-        stem = self.logs_dir / f"{active.task.id}.{active.attempt_no}"
-        stderr_path = Path(f"{stem}.stderr.log")
-        if request["action"] == "call":
-            return run_call(
-                request["call"], request["params"] or {}, request["python_path"], stderr_path
-            )
-        command = active.command
-        env = {
-            **self._env,
-            **(command.env if command else {}),
-            **request["env"],
-            "UET_RUN_ID": self.run_id,
-            "UET_TASK_ID": active.task.id,
-            "UET_ATTEMPT": str(active.attempt_no),
-            "UET_ATTEMPT_ID": active.attempt_id,
-        }
-
-        def run_tool(cwd: Path) -> Outcome:
-            outcome = run_command(
-                command.argv if command else request["argv"],
-                cwd=str(cwd),
-                env=env,
-                timeout=command.timeout if command else request.get("timeout_seconds"),
-                stdout_path=Path(f"{stem}.stdout.log"),
-                stderr_path=stderr_path,
-                cap=self.options.log_max_bytes,
-                processes=self.processes,
-                key=active.attempt_id,
-                kill_grace=self.options.kill_grace_seconds,
-            )
-            for log_file in (outcome.stdout, outcome.stderr):
-                if log_file is not None:
-                    self._redact.file(log_file.path)
-            if command is not None:
-                outcome = with_usage(outcome, command)
-            return outcome
-
+        ref = AttemptRef(self.run_id, active.task.id, active.attempt_id, active.attempt_no)
         if active.write is None or self._flow is None:
-            return run_tool(Path(request["cwd"]))
+            return self.runner.run(ref, request, active.command)
+        env = self.runner.env(ref, request, active.command)
         env["UET_WORKTREE"] = str(active.write.worktree)
         return self._flow.execute(
-            active.write, run_tool, env, f"{active.task.id}.{active.attempt_no}", active.attempt_id
+            active.write,
+            lambda cwd: self.runner.command(ref, request, active.command, cwd, env),
+            env,
+            f"{active.task.id}.{active.attempt_no}",
+            active.attempt_id,
         )
 
     # -- recording outcomes --------------------------------------------------------------------
@@ -827,7 +827,9 @@ class Orchestrator:
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + self.options.heartbeat_seconds
             with self.ledger.transaction() as txn:
-                alive = txn.update_run(self.run_id, "running", heartbeat_at=clock.now())
+                beat = clock.now()
+                alive = txn.update_run(self.run_id, "running", heartbeat_at=beat)
+                txn.update_worker(self.worker_id, None, heartbeat_at=beat)
             if not alive:
                 self._next_poll = now  # someone changed the run: look now
         if now >= self._next_poll:
@@ -835,6 +837,55 @@ class Orchestrator:
             run = self.ledger.get_run(self.run_id)
             if run is not None and run["state"] == "canceled":
                 self._canceled = True
+            self._poll_workers()
+
+    # -- process workers ---------------------------------------------------------------------
+
+    def _poll_workers(self) -> None:
+        """Count the slots `uet worker` processes offer this run; mark silent workers lost
+        and take back this run's attempts they held (interrupted, their tasks requeued)."""
+        mark_lost(self.recorder)
+        self._remote_slots = sum(
+            row["slots"]
+            for row in self.ledger.list_workers(("idle", "busy"))
+            if row["kind"] == "process" and row["run_id"] in (None, self.run_id) and not stale(row)
+        )
+        if not self._remote:
+            return
+        orphans = [
+            a for a in self.ledger.orphaned_attempts(self.run_id) if a["attempt_id"] in self._remote
+        ]
+        if not orphans:
+            return
+        with self.recorder.transaction() as ch:
+            for attempt in orphans:
+                active = self._remote.pop(attempt["attempt_id"])
+                del self._active[active.attempt_id]
+                why = f"interrupted: worker {attempt['worker_id']} was lost"
+                self._stopped(ch, active, None, "interrupt", why)
+        self._startable = True
+
+    def _remote_results(self, pool: WorkerPool) -> list[tuple[Job, Outcome | BaseException]]:
+        """Outcomes process workers reported; an attempt no worker claimed in time runs here."""
+        now = time.monotonic()
+        if now < self._next_remote_poll:
+            return []
+        self._next_remote_poll = now + REMOTE_POLL_SECONDS
+        results: list[tuple[Job, Outcome | BaseException]] = []
+        for row in self.ledger.reported_attempts(self.run_id):
+            active = self._remote.pop(row["attempt_id"], None)
+            if active is not None and row["result"] is not None:
+                results.append((Job(active.attempt_id, active), outcome_from(row["result"])))
+        local_busy = len(self._active) - len(self._remote) - len(results)
+        oldest = min((a.queued_at or now for a in self._remote.values()), default=now)
+        if local_busy < self.width and now - oldest > UNCLAIMED_GRACE_SECONDS:
+            with self.ledger.transaction() as txn:
+                claimed = txn.claim_attempt(self.worker_id, self.run_id)
+            if claimed is not None and claimed["attempt_id"] in self._remote:
+                active = self._remote.pop(claimed["attempt_id"])
+                active.queued_at = None
+                pool.submit(Job(active.attempt_id, active))
+        return results
 
     # -- ending --------------------------------------------------------------------------------
 
@@ -860,6 +911,12 @@ class Orchestrator:
     def _halt(self, pool: WorkerPool, mode: str) -> RunResult:
         """Stop running attempts; record them interrupted (mode interrupt) or canceled."""
         grace = self.options.kill_grace_seconds
+        # Attempts of process workers: recorded stopped here; each worker sees that and kills
+        # its tool.
+        leftovers: list[tuple[_Active, Outcome | None]] = [
+            (self._active.pop(attempt_id), None) for attempt_id in self._remote
+        ]
+        self._remote.clear()
         if self._active:
             self.processes.signal_all(signal.SIGTERM)
         returned: list[tuple[_Active, Outcome]] = []
@@ -873,7 +930,7 @@ class Orchestrator:
                 active = self._active.pop(job.attempt_id, None)
                 if active is not None:
                     returned.append((active, as_outcome(result)))
-        leftovers = [(a, None) for a in self._active.values()]  # calls that would not stop
+        leftovers += [(a, None) for a in self._active.values()]  # calls that would not stop
         self._active.clear()
         trigger = "interrupt" if mode == "interrupt" else "cancel"
         why = f"interrupted by {self._signal}" if mode == "interrupt" else "run canceled"
@@ -882,18 +939,7 @@ class Orchestrator:
                 if outcome is not None and outcome.succeeded:
                     self._apply(ch, active, outcome)  # it finished: keep the work
                     continue
-                fields = outcome_fields(outcome, ch.now) if outcome else {"finished_at": ch.now}
-                fields["error"] = why
-                ch.attempt(
-                    self.run_id, active.task.id, active.attempt_id, "running", trigger, **fields
-                )
-                self._running_in[active.task.workstream] -= 1
-                if active.command is not None and self._router is not None:
-                    self._router.running[active.command.tool] -= 1
-                if active.task.state == "running":  # once per task, however many branches
-                    self._transition(
-                        ch, active.task, "requeue" if mode == "interrupt" else "cancel", reason=why
-                    )
+                self._stopped(ch, active, outcome, trigger, why)
             end: dict[str, Any] = {"owner_pid": None, "owner_host": None}
             if mode == "interrupt":
                 reason = f"{why}; continue with `uet resume {self.run_id}`"
@@ -908,6 +954,23 @@ class Orchestrator:
             ch.txn.update_run(self.run_id, "canceled", finished_at=ch.now, **end)
             run = self.ledger.get_run(self.run_id)
             return self._result("canceled", run["state_reason"] if run else why)
+
+    def _stopped(
+        self, ch: Changes, active: _Active, outcome: Outcome | None, trigger: str, why: str
+    ) -> None:
+        """Record an attempt stopped from outside (``interrupt``: its task runs again;
+        ``cancel``: its task is canceled)."""
+        fields = outcome_fields(outcome, ch.now) if outcome else {"finished_at": ch.now}
+        fields["error"] = why
+        ch.attempt(self.run_id, active.task.id, active.attempt_id, "running", trigger, **fields)
+        self._running_in[active.task.workstream] -= 1
+        if active.command is not None and self._router is not None:
+            self._router.running[active.command.tool] -= 1
+        if active.task.state == "running":  # once per task, however many branches
+            requeue = trigger == "interrupt"
+            self._transition(ch, active.task, "requeue" if requeue else "cancel", reason=why)
+            if requeue and self._signal is None and not self._canceled:
+                self._push_ready(active.task)
 
     def _pause(self, reason: str) -> RunResult:
         """Nothing running, nothing to land: pause the run (a budget is used up)."""

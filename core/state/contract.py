@@ -396,6 +396,10 @@ class Ledger(LedgerTxn, Protocol):
         """Workers, newest first; only those in ``states`` when given."""
         ...
 
+    def worker_activity(self) -> dict[str, dict[str, Any]]:
+        """Per worker id: attempts, succeeded, failed, busy_seconds, running (attempt ids)."""
+        ...
+
     def list_circuits(self) -> list[CircuitRow]: ...
 
     def tool_history(self, kind: str | None) -> dict[str, ToolHistory]:

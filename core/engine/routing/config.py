@@ -18,6 +18,7 @@ from typing import Any
 
 from core.contracts import issues as schema_issues
 from core.contracts import read_json
+from core.engine.execution.runner import ToolCommand
 from core.engine.routing.templates import template_issues
 from core.errors import DocumentInvalid, Issue
 from core.secrets import is_secret_name
@@ -63,6 +64,14 @@ class Tool:
     def task_kinds(self) -> list[str] | None:
         kinds = self.spec.get("capabilities", {}).get("task_kinds")
         return list(kinds) if kinds else None
+
+    def command(self, argv: list[str], request: Mapping[str, Any]) -> ToolCommand:
+        """The command of one attempt: ``argv`` expanded for it, the tool's env and timeout
+        (the task's own timeout wins)."""
+        timeout = request.get("timeout_seconds") or self.limits.get("timeout_seconds")
+        return ToolCommand(
+            self.id, argv, dict(self.spec.get("env", {})), timeout, self.usage_parser
+        )
 
     def price(self, model: str | None) -> Mapping[str, Any] | None:
         """The pricing of ``model`` (or the default model, or the only model priced)."""

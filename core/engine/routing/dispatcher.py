@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.engine.execution.runner import ToolCommand
 from core.engine.recorder import Changes
 from core.engine.routing.config import Route, RouterConfig, Tool
 from core.engine.routing.prompt import render_prompt
@@ -24,17 +24,6 @@ from core.engine.routing.templates import expand, uses
 from core.state import Ledger, ToolHistory
 
 _HISTORY_SECONDS = 5.0  # how long the ledger's per-tool history is reused between decisions
-
-
-@dataclass(frozen=True)
-class ToolCommand:
-    """What one tool attempt runs."""
-
-    tool: str
-    argv: list[str]
-    env: Mapping[str, str]
-    timeout: float | None
-    usage_parser: str
 
 
 class ToolDispatcher:
@@ -149,8 +138,7 @@ class ToolDispatcher:
                 "feedback": [feedback] if feedback else [],
             },
         )
-        timeout = request.get("timeout_seconds") or tool.limits.get("timeout_seconds")
-        return ToolCommand(name, argv, dict(tool.spec.get("env", {})), timeout, tool.usage_parser)
+        return tool.command(argv, request)
 
     # -- reporting -----------------------------------------------------------------------------
 

@@ -269,6 +269,10 @@ class SqliteLedger:
         with self._lock:
             return workers.select(self._conn, states)
 
+    def worker_activity(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return workers.activity(self._conn)
+
     def list_circuits(self) -> list[CircuitRow]:
         with self._lock:
             return costs.circuits(self._conn)

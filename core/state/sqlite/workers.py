@@ -51,3 +51,32 @@ def orphaned(conn: sqlite3.Connection, run_id: str) -> list[AttemptRow]:
         (run_id,),
     )
     return [cast(AttemptRow, attempts.TABLE.decode(row)) for row in rows]
+
+
+def activity(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """Per worker: attempts run, succeeded, failed, busy seconds, and its running attempts."""
+    stats: dict[str, dict[str, Any]] = {}
+    rows = conn.execute(
+        "SELECT worker_id, COUNT(*), SUM(state = 'succeeded'), "
+        "SUM(state IN ('failed', 'timed_out')), COALESCE(SUM(duration_seconds), 0) "
+        "FROM attempts WHERE worker_id IS NOT NULL GROUP BY worker_id"
+    )
+    for row in rows:
+        stats[row[0]] = {
+            "attempts": row[1],
+            "succeeded": row[2],
+            "failed": row[3],
+            "busy_seconds": round(row[4], 3),
+            "running": [],
+        }
+    running = conn.execute(
+        "SELECT worker_id, attempt_id FROM attempts WHERE state = 'running' "
+        "AND worker_id IS NOT NULL ORDER BY started_at"
+    )
+    for worker_id, attempt_id in running:
+        stats.setdefault(
+            worker_id,
+            {"attempts": 0, "succeeded": 0, "failed": 0, "busy_seconds": 0.0, "running": []},
+        )
+        stats[worker_id]["running"].append(attempt_id)
+    return stats
