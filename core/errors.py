@@ -262,6 +262,35 @@ class RunNotResumable(UetError):
         return (self.__class__, (self.run_id, self.state))
 
 
+class TaskNotFound(UetError):
+    code = "UET310"
+
+    def __init__(self, run_id: str, task_id: str, known: Sequence[str] = ()) -> None:
+        self.run_id = run_id
+        self.task_id = task_id
+        self.known = tuple(known)
+        listed = ", ".join(self.known[:10]) + (" ..." if len(self.known) > 10 else "")
+        super().__init__(f"run {run_id} has no task {task_id!r} (tasks: {listed or 'none'})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.run_id, self.task_id, self.known))
+
+
+class TaskNotFailed(UetError):
+    code = "UET311"
+
+    def __init__(self, run_id: str, task_id: str, state: str) -> None:
+        self.run_id = run_id
+        self.task_id = task_id
+        self.state = state
+        super().__init__(
+            f"task {task_id} of run {run_id} is {state}; only failed tasks are retried"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.run_id, self.task_id, self.state))
+
+
 class RunOwned(UetError):
     """The run is being executed by a live process; resuming it too would run tasks twice."""
 

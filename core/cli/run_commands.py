@@ -324,7 +324,7 @@ def run(
         _note_uncommitted(target.git)
     with LiveReporter(ledger, run_id, bus, enabled=not quiet and not as_json):
         result = execute_run(ledger, run_id, options, bus=bus)
-    _report(result, as_json, ledger)
+    report(result, as_json, ledger)
 
 
 def _announce(bundle: Bundle, run_id: str, options: RunOptions, location: str, quiet: bool) -> None:
@@ -348,7 +348,7 @@ def _note_uncommitted(git: Git) -> None:
         )
 
 
-def _report(result: RunResult, as_json: bool, ledger: Ledger) -> None:
+def report(result: RunResult, as_json: bool, ledger: Ledger) -> None:
     run_row = ledger.get_run(result.run_id)
     branch = run_row["integration_branch"] if run_row else None
     patches = Counter(p["state"] for p in ledger.list_patches(result.run_id)) if branch else None
@@ -435,7 +435,7 @@ def resume(
         click.echo(f"resuming run {click.style(run_id, bold=True)}", err=True)
     with LiveReporter(ledger, run_id, bus, enabled=not quiet and not as_json):
         result = resume_run(ledger, run_id, options, bus=bus, force=force)
-    _report(result, as_json, ledger)
+    report(result, as_json, ledger)
 
 
 @click.command()

@@ -346,8 +346,13 @@ class Orchestrator:
         with self.recorder.transaction() as ch:
             for job, result in results:
                 active = self._active.pop(job.attempt_id, None)
-                if active is not None:  # None: an abandoned call finishing late
-                    self._apply(ch, active, as_outcome(result))
+                if active is None:  # an abandoned call finishing late
+                    continue
+                outcome = as_outcome(result)
+                if outcome.state == "interrupted":  # its process worker was stopped
+                    self._stopped(ch, active, outcome, "interrupt", outcome.error or "interrupted")
+                else:
+                    self._apply(ch, active, outcome)
             for active in expired:
                 timeout = float(active.task.request["timeout_seconds"])
                 error = (

@@ -31,6 +31,8 @@ from core.errors import (
     RunNotFound,
     RunNotResumable,
     RunOwned,
+    TaskNotFailed,
+    TaskNotFound,
 )
 from core.ids import new_id
 from core.state import Ledger, RunRow, TaskRow
@@ -233,6 +235,44 @@ def raise_budget(
     return get_run(ledger, run_id)
 
 
+def retry_task(ledger: Ledger, run_id: str, task_id: str, *, bus: EventBus | None = None) -> RunRow:
+    """Give a failed task of a stopped run another go: it gets its attempts again, the tasks
+    skipped because of it become pending, and the run is paused, ready for `uet resume`."""
+    run = get_run(ledger, run_id)
+    if run["state"] not in ("failed", "paused"):
+        raise RunNotResumable(run_id, run["state"])
+    tasks = {task["task_id"]: task for task in ledger.list_tasks(run_id)}
+    task = tasks.get(task_id)
+    if task is None:
+        raise TaskNotFound(run_id, task_id, sorted(tasks))
+    if task["state"] != "failed":
+        raise TaskNotFailed(run_id, task_id, task["state"])
+    dependents: dict[str, list[str]] = {}
+    for other in tasks.values():
+        for dep in other["request"]["depends_on"]:
+            dependents.setdefault(dep, []).append(other["task_id"])
+    with Recorder(ledger, bus).transaction() as ch:
+        if run["state"] == "failed":
+            ch.run(run_id, "failed", "reopen", reason=f"task {task_id} retried", finished_at=None)
+        ch.task(
+            run_id,
+            task_id,
+            "failed",
+            "reopen",
+            reason="retried by hand",
+            max_attempts=task["attempts"] + task["request"]["max_attempts"],
+            finished_at=None,
+        )
+        stack = list(dependents.get(task_id, []))
+        while stack:
+            name = stack.pop()
+            if tasks[name]["state"] == "skipped":
+                ch.task(run_id, name, "skipped", "reopen", reason=f"{task_id} is retried")
+                tasks[name]["state"] = "pending"
+                stack.extend(dependents.get(name, []))
+    return get_run(ledger, run_id)
+
+
 def execute_run(
     ledger: Ledger, run_id: str, options: RunOptions | None = None, *, bus: EventBus | None = None
 ) -> RunResult:
@@ -340,5 +380,6 @@ __all__ = [
     "raise_budget",
     "resolve_run_id",
     "resume_run",
+    "retry_task",
     "run_bundle",
 ]

@@ -396,6 +396,10 @@ class Ledger(LedgerTxn, Protocol):
         """Workers, newest first; only those in ``states`` when given."""
         ...
 
+    def recent_outcomes(self, per_tool: int = 50) -> dict[str, tuple[int, int]]:
+        """Per tool: (finished attempts, succeeded) among its latest ``per_tool`` attempts."""
+        ...
+
     def worker_activity(self) -> dict[str, dict[str, Any]]:
         """Per worker id: attempts, succeeded, failed, busy_seconds, running (attempt ids)."""
         ...

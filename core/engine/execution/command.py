@@ -84,6 +84,12 @@ class ProcessTable:
         with self._lock:
             self._groups.pop(key, None)
 
+    def kill(self, key: str) -> None:
+        with self._lock:
+            pgid = self._groups.get(key)
+        if pgid is not None:
+            _kill_group(pgid, signal.SIGKILL)
+
     def signal_all(self, signum: int) -> int:
         with self._lock:
             groups = list(self._groups.values())

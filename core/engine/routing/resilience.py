@@ -43,7 +43,7 @@ class Circuits:
                 wait = self._recovery_left(row)
                 if wait > 0:
                     blocked[tool] = f"circuit open, probe in {wait:.0f}s"
-            elif row["state"] == "half_open" and row["probes"] >= self._probes(tool):
+            elif row["state"] == "half_open" and self._probes_out(row):
                 blocked[tool] = "circuit half open, probe running"
         return blocked
 
@@ -65,7 +65,8 @@ class Circuits:
         if row["state"] == "open":
             self._move(ch, row, "probe", run_id, "recovery time over: probing", probes=1)
             return
-        row["probes"] += 1
+        # A probe that never reported (its run crashed) stops counting after a recovery time.
+        row["probes"] = row["probes"] + 1 if self._probes_out(row) is not None else 1
         row["updated_at"] = ch.now
         ch.txn.put_circuit(row)
 
@@ -119,10 +120,18 @@ class Circuits:
             payload={"tool": row["tool"], "from": before, "reason": reason},
         )
 
+    def _probes_out(self, row: CircuitRow) -> bool | None:
+        """Whether every probe of a half-open circuit is out (None: the probes are stale)."""
+        if clock.seconds_since(row["updated_at"]) > self._recovery(row["tool"]):
+            return None
+        return row["probes"] >= self._probes(row["tool"])
+
+    def _recovery(self, tool: str) -> float:
+        return float(self.settings[tool].get("recovery_seconds", 60.0))
+
     def _recovery_left(self, row: CircuitRow) -> float:
-        recovery = float(self.settings[row["tool"]].get("recovery_seconds", 60.0))
         opened = row["opened_at"] or row["updated_at"]
-        return recovery - clock.seconds_since(opened)
+        return self._recovery(row["tool"]) - clock.seconds_since(opened)
 
     def _probes(self, tool: str) -> int:
         return int(self.settings[tool].get("half_open_probes", 1))

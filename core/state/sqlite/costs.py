@@ -59,3 +59,19 @@ def put_circuit(conn: sqlite3.Connection, circuit: CircuitRow) -> None:
 def circuits(conn: sqlite3.Connection) -> list[CircuitRow]:
     rows = conn.execute(f"{_SELECT_CIRCUITS} ORDER BY tool")
     return [cast(CircuitRow, CIRCUITS.decode(row)) for row in rows]
+
+
+def recent_outcomes(conn: sqlite3.Connection, per_tool: int) -> dict[str, tuple[int, int]]:
+    """Per tool: (finished attempts, succeeded) among its latest ``per_tool`` attempts."""
+    rows = conn.execute(
+        "SELECT tool, state FROM (SELECT tool, state, ROW_NUMBER() OVER "
+        "(PARTITION BY tool ORDER BY started_at DESC) AS n FROM attempts "
+        "WHERE tool IS NOT NULL AND state IN ('succeeded', 'failed', 'timed_out')) "
+        "WHERE n <= ?",
+        (per_tool,),
+    )
+    seen: dict[str, tuple[int, int]] = {}
+    for tool, state in rows:
+        total, ok = seen.get(tool, (0, 0))
+        seen[tool] = (total + 1, ok + (state == "succeeded"))
+    return seen

@@ -269,6 +269,10 @@ class SqliteLedger:
         with self._lock:
             return workers.select(self._conn, states)
 
+    def recent_outcomes(self, per_tool: int = 50) -> dict[str, tuple[int, int]]:
+        with self._lock:
+            return costs.recent_outcomes(self._conn, per_tool)
+
     def worker_activity(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return workers.activity(self._conn)

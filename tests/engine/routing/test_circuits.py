@@ -236,14 +236,6 @@ def test_tools_missing_from_the_settings_are_ignored(store: Ledger) -> None:
     assert Circuits(store, {"b": settings()}).next_probe_in() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a half-open circuit whose probe never reports stays blocked forever. Nothing "
-    "times a probe out, and an interrupted or canceled probe attempt is never reported "
-    "(Orchestrator._stopped and recovery.recover do not call Circuits.record), so after a "
-    "Ctrl-C or crash during a probe the tool is 'circuit half open, probe running' in every "
-    "run on the ledger until the row is edited by hand",
-)
 def test_a_probe_lost_a_day_ago_does_not_block_the_tool_forever(store: Ledger) -> None:
     circuits = Circuits(store, {"a": settings(failure_threshold=1)})
     record(store, circuits, "a", False)
