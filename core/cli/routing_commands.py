@@ -461,7 +461,13 @@ def show(ctx: click.Context, task_id: str, run_ref: str | None, as_json: bool) -
 
 @click.group()
 def task() -> None:
-    """Tasks that ran out of attempts: list them, run them again."""
+    """Tasks that ran out of attempts: list them, run them again.
+
+    \b
+    Examples:
+      uet task failed
+      uet task retry fix-imports --run 01JD3Q
+    """
 
 
 @task.command("failed")

@@ -711,12 +711,7 @@ class Orchestrator:
         """The outcome with the environment's secrets taken out of what gets stored."""
         if not self._redact:
             return outcome
-        patch = outcome.patch
-        if patch is not None and patch.feedback:
-            patch.feedback = self._redact.text(patch.feedback)
-            for run in patch.gate_runs:
-                if run.log_path:
-                    self._redact.file(run.log_path)
+        # Logs are redacted where they are written (tool and gate logs); here the texts.
         return replace(
             outcome,
             error=self._redact.value(outcome.error),

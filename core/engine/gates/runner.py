@@ -38,6 +38,7 @@ from core.engine.gates.parsing import (
     read_junit,
     strip_ansi,
 )
+from core.secrets import Redactor
 from core.state import GateResultRow
 
 FEEDBACK_CHARS = 4000
@@ -183,6 +184,10 @@ def run_gate(
     run.duration_seconds = round(time.monotonic() - started, 6)
     run.finished_at = clock.now()
     run.exit_code = outcome.exit_code
+    redact = Redactor(full_env)  # before anything is read back from what the gate wrote
+    for written in (log_file, junit_path):
+        if written is not None:
+            redact.file(written)
     run.log_path = outcome.stdout.path if outcome.stdout else None
     text = strip_ansi(_read_back(log_file)) if outcome.stdout else ""
     run.output_tail = "\n".join(text.rstrip().splitlines()[-_TAIL_LINES:])
