@@ -4,7 +4,11 @@
 #   2. patch-first execution: copy examples/sample-project into a fresh git repository, run
 #      real codemods on it (each change a patch that must pass the pytest gate before it lands
 #      on uet/<run>), one careless change that fails the gate and is not integrated, then the
-#      patches, the gate results, and `uet land` taking the result into the project's branch.
+#      patches, the gate results, and `uet land` taking the result into the project's branch;
+#   3. coding agents: scripted stand-ins for the claude, codex and aider CLIs (they print each
+#      real CLI's output format; real agents need accounts and network) routed by a router
+#      config: two agents race under best_of_n, a shadow comparison, a task its budget stops,
+#      then what it all cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +27,8 @@ expect_exit() {  # expect_exit CODE COMMAND...: run it, fail the demo if it exit
 
 # -- 1. the kernel ---------------------------------------------------------------------------
 
-step "uet validate $examples/*.json"
-uet validate "$examples"/*.json
+step "uet validate --router examples/agents/router_config.json $examples/*.json"
+uet validate --router examples/agents/router_config.json "$examples"/*.json
 
 step "uet plan $examples/fanout.json"
 uet plan "$examples/fanout.json"
@@ -78,6 +82,34 @@ git -C "$project" log --oneline -1
 step "uet land $codemods_run   (fast-forward the project's branch to the integration branch)"
 uet land "$codemods_run"
 git -C "$project" log --oneline
+
+# -- 3. coding agents -------------------------------------------------------------------------
+
+router=examples/agents/router_config.json
+export PATH="$PWD/tests/agents:$PATH" FAKE_AGENT_SCRIPT="$PWD/examples/agents/script.json"
+
+step "uet tools --router $router   (stand-ins for the agent CLIs are first on PATH)"
+uet tools --router "$router"
+
+step "uet plan --router $router $examples/agents.json   (how each task is routed)"
+uet plan --router "$router" "$examples/agents.json"
+
+step "uet run --router $router --repo $project $examples/agents.json   (the budget stops one task: exit code 1 expected)"
+expect_exit 1 uet run --router "$router" --repo "$project" "$examples/agents.json"
+agents_run=$(latest_run)
+
+step "uet show unit-count   (best_of_n: claude's patch passed the gate and landed; codex's was rejected)"
+uet show unit-count --run "$agents_run"
+
+step "uet show usage-docs   (shadow: aider's patch was recorded for comparison, never integrated)"
+uet show usage-docs --run "$agents_run"
+
+step "uet task failed   (stopped by its budget of \$0.10 after one \$0.18 attempt)"
+uet task failed "$agents_run"
+
+step "uet costs $agents_run   (~ estimated from pricing: codex reports tokens, not money)"
+uet costs "$agents_run"
+uet costs "$agents_run" --by task
 
 printf '\nLedger: .ledger/framework.db  (try: sqlite3 .ledger/framework.db "select * from v_patches")\n'
 printf 'Sample project: %s\n' "$project"

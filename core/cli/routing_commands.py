@@ -429,8 +429,11 @@ def show(ctx: click.Context, task_id: str, run_ref: str | None, as_json: bool) -
     if task["state_reason"]:
         click.echo(f"  {task['state_reason']}")
     request = task["request"]
-    what = request.get("argv") or request.get("call") or request.get("tool") or request.get("kind")
-    click.echo(f"  {request['action']}: {what}")
+    if request["action"] == "tool":
+        what = f"tool {request['tool']}" if request.get("tool") else f"kind {request.get('kind')}"
+    else:
+        what = f"{request['action']} {request.get('argv') or request.get('call')}"
+    click.echo(f"  {what}")
     for attempt in attempts:
         cost = cost_of.get(attempt["attempt_id"])
         money = ""

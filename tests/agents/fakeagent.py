@@ -15,6 +15,9 @@ real CLI's output format. Environment variables say what to do:
 ``FAKE_AGENT_SLEEP``       seconds to sleep before answering (timeout tests)
 ``FAKE_AGENT_ECHO_ENV``    name of a variable whose value is printed to stdout and stderr
 ``FAKE_AGENT_RECORD``      file to append {"cli", "argv", "cwd", "stdin_closed"} to, one JSON line
+``FAKE_AGENT_SCRIPT``      a JSON file {cli: {task id or "*": {"edits", "tokens_in", "tokens_out",
+                           "cost", "model", "fail"}}}: what each CLI does for each task (the task
+                           id comes from UET_TASK_ID); its entries win over the variables above
 """
 
 from __future__ import annotations
@@ -45,8 +48,21 @@ class Act:
     failure: str | None
 
 
+def scripted(cli: str) -> dict[str, str]:
+    """This CLI's entry for the current task in ``FAKE_AGENT_SCRIPT``, as FAKE_AGENT_* values."""
+    path = os.environ.get("FAKE_AGENT_SCRIPT")
+    if not path:
+        return {}
+    script = json.loads(Path(path).read_text(encoding="utf-8")).get(cli, {})
+    entry = script.get(os.environ.get("UET_TASK_ID", ""), script.get("*", {}))
+    return {
+        f"FAKE_AGENT_{key.upper()}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in entry.items()
+    }
+
+
 def act(default_model: str, model_option: str | None) -> Act:
-    env = os.environ
+    env = {**os.environ, **scripted(Path(sys.argv[0]).name)}
     tokens_in = int(env.get("FAKE_AGENT_TOKENS_IN", "1200"))
     tokens_out = int(env.get("FAKE_AGENT_TOKENS_OUT", "300"))
     cost = env.get("FAKE_AGENT_COST")
