@@ -403,6 +403,8 @@ class Orchestrator:
             if width > room and self._active:
                 deferred.append(entry)  # the branches start together, when there is room
                 continue
+            if decision is not None and self._router is not None:
+                self._router.take(ch, decision.chosen, self.run_id)  # counts for the next pick
             picked.append((task, decision))
             self._running_in[task.workstream] += width
             local -= min(width, max(local, 0))
@@ -479,8 +481,6 @@ class Orchestrator:
         self._transition(ch, task, "start", attempts=task.attempts + len(tools), **first)
         request = task.request
         if decision is not None:
-            assert self._router is not None  # noqa: S101 - decisions come from the router
-            self._router.take(ch, decision.chosen, self.run_id)
             if len(tools) > 1:
                 pick = request["route"]["pick"] if decision.strategy == "best_of_n" else "first"
                 task.group = _Branches(decision, pick, pending=len(tools))
