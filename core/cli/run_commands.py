@@ -15,6 +15,7 @@ from core.cli.common import (
     budget_limits,
     budget_options,
     json_option,
+    ledger_url,
     load_router_for,
     parallel_option,
     router_option,
@@ -153,7 +154,8 @@ def _schema_of(document: Any) -> str | None:
 @click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
 @router_option
 @json_option
-def plan(bundle_path: Path, router_path: Path | None, as_json: bool) -> None:
+@click.pass_context
+def plan(ctx: click.Context, bundle_path: Path, router_path: Path | None, as_json: bool) -> None:
     """Show how a bundle would run, without running it: waves and the critical path.
 
     Wave N holds the tasks whose longest chain of dependencies has N links; tasks of a
@@ -171,7 +173,7 @@ def plan(bundle_path: Path, router_path: Path | None, as_json: bool) -> None:
     """
     bundle = load_bundle(bundle_path, load_router_for(router_path, bundle_path.parent))
     result = bundle.plan
-    routes = _planned_routes(bundle)
+    routes = _planned_routes(bundle, ledger_url(ctx))
     if as_json:
         echo_json(
             {
@@ -203,14 +205,14 @@ def plan(bundle_path: Path, router_path: Path | None, as_json: bool) -> None:
             echo_decision(task_id, decision.document())
 
 
-def _planned_routes(bundle: Bundle) -> dict[str, Decision]:
+def _planned_routes(bundle: Bundle, url: str | None) -> dict[str, Decision]:
     """How each tool task would be routed now (history from the ledger, if there is one)."""
     router = bundle.router
     if router is None:
         return {}
     ledger = None
     with contextlib.suppress(UetError):
-        ledger = open_ledger(create=False, migrate=False)
+        ledger = open_ledger(url, create=False, migrate=False)
     try:
         routes: dict[str, Decision] = {}
         for entry in bundle.tasks:

@@ -480,10 +480,9 @@ class Orchestrator:
         first = {"started_at": ch.now} if task.attempts == 0 else {}
         self._transition(ch, task, "start", attempts=task.attempts + len(tools), **first)
         request = task.request
-        if decision is not None:
-            if len(tools) > 1:
-                pick = request["route"]["pick"] if decision.strategy == "best_of_n" else "first"
-                task.group = _Branches(decision, pick, pending=len(tools))
+        if decision is not None and len(tools) > 1:
+            pick = request["route"]["pick"] if decision.strategy == "best_of_n" else "first"
+            task.group = _Branches(decision, pick, pending=len(tools))
         started = []
         for index, tool in enumerate(tools):
             task.attempts += 1

@@ -390,12 +390,6 @@ def test_plan_without_a_router_refuses_tool_tasks(
     assert "$.tasks[0].tool" in result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `uet --ledger URL plan` reads tool history from $UET_LEDGER or the project's "
-    "default ledger, not from --ledger, so success_rate and cost_optimized plans ignore the "
-    "ledger the user named",
-)
 def test_plan_routes_by_the_history_of_the_ledger_given_with_the_option(
     invoke: Invoke, write_bundle: WriteBundle, repo: Path, tmp_path: Path
 ) -> None:
