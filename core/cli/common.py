@@ -62,12 +62,16 @@ def load_router_for(path: Path | None, start: Path | None = None) -> RouterConfi
     return load_router(path) if path is not None else None
 
 
-def budget_options(function: F) -> F:
+def budget_options(function: F, subject: str = "the run") -> F:
     for name, kind, what in reversed(_BUDGETS):
         function = click.option(
-            f"--budget-{name}", type=kind, metavar="N", help=f"Budget of the run: {what}."
+            f"--budget-{name}", type=kind, metavar="N", help=f"Budget of {subject}: {what}."
         )(function)
     return function
+
+
+def task_budget_options(function: F) -> F:
+    return budget_options(function, "the task")
 
 
 _BUDGETS = (

@@ -14,11 +14,13 @@ import click
 
 from core import clock
 from core.cli.common import (
+    budget_limits,
     json_option,
     ledger_url,
     load_router_for,
     readable_ledger,
     router_option,
+    task_budget_options,
     writable_ledger,
 )
 from core.cli.live import LiveReporter
@@ -524,21 +526,32 @@ def task_failed(ctx: click.Context, run_ref: str | None, as_json: bool) -> None:
 @click.argument("task_id", metavar="TASK")
 @click.option("--run", "run_ref", metavar="RUN", help="The run (default: the latest).")
 @click.option("--no-resume", is_flag=True, help="Only reopen the task; resume the run later.")
+@task_budget_options
 @json_option
 @click.pass_context
 def task_retry(
-    ctx: click.Context, task_id: str, run_ref: str | None, no_resume: bool, as_json: bool
+    ctx: click.Context,
+    task_id: str,
+    run_ref: str | None,
+    no_resume: bool,
+    budget_usd: float | None,
+    budget_tokens: int | None,
+    budget_wall_seconds: float | None,
+    as_json: bool,
 ) -> None:
     """Run a failed task again, with as many attempts as it had, and the tasks skipped
     because of it. The run reopens (paused) and, unless --no-resume, resumes at once.
+    A task its own budget stopped needs more: --budget-usd X (and the like) raise it.
 
     \b
-    Example:
+    Examples:
       uet task retry fix-imports --run 01JD3Q
+      uet task retry rewrite-pricing --budget-usd 0.5
     """
     ledger = writable_ledger(ctx)
     run_id = resolve_run_id(ledger, run_ref)
-    retry_task(ledger, run_id, task_id)
+    limits = budget_limits(budget_usd, budget_tokens, budget_wall_seconds)
+    retry_task(ledger, run_id, task_id, budget=limits or None)
     if no_resume:
         run = get_run(ledger, run_id)
         if as_json:

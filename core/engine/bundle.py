@@ -295,6 +295,16 @@ def _routable(context: _Context) -> Iterator[Issue]:
                 f"no routing rule matches kind {spec.get('kind')!r} (rules: {rules}) and the "
                 "router config names no default tool",
             )
+        elif "kind" in spec and not any(
+            router.tools[name].task_kinds is None
+            or spec["kind"] in (router.tools[name].task_kinds or [])
+            for name in resolved.candidates
+        ):
+            yield Issue(
+                f"{entry.path}.kind",
+                f"none of the candidates ({', '.join(resolved.candidates)}) takes {spec['kind']!r} "
+                "tasks (their capabilities.task_kinds)",
+            )
         elif resolved.strategy in MULTI_BRANCH and not _writes(workstreams, entry, router):
             yield Issue(
                 f"{entry.path}.route",

@@ -119,7 +119,8 @@ TASK = Lifecycle.declare(
         ("requeue", "running", "ready"),  # attempt interrupted (crash, Ctrl-C): run it again
         ("skip", ("pending", "ready"), "skipped"),  # an upstream task failed
         ("cancel", ("pending", "ready", "running", "retrying"), "canceled"),
-        ("exhaust", ("ready", "retrying"), "failed"),  # its budget is used up before a start
+        # before a start: its budget is used up, or no tool can take it
+        ("exhaust", ("ready", "retrying"), "failed"),
         ("reuse", "pending", "succeeded"),  # --reuse-results: the same spec succeeded before
         ("reopen", ("failed", "skipped"), "pending"),  # `uet task retry`, and its dependents
     ),

@@ -398,6 +398,11 @@ class Orchestrator:
                 if decision is None:
                     deferred.append(entry)
                     continue
+                if not decision.chosen:  # nothing will ever take it
+                    reason = f"no tool can take it: {decision.reason}"
+                    self._transition(ch, task, "exhaust", reason=reason, finished_at=ch.now)
+                    self._after_failure(ch, task)
+                    continue
             width = len(decision.chosen) if decision else 1
             room = local if task.request.get("writes") else slots  # writing tasks run here
             if width > room and self._active:
@@ -419,8 +424,13 @@ class Orchestrator:
         router = self._router
         assert router is not None  # noqa: S101 - only tool tasks are routed
         decision = router.decide(task.request, task.failed_tools)
-        wait = router.blocked(decision.chosen) if decision.chosen else router.wake_in()
-        if decision.chosen and wait is None:
+        if decision.chosen:
+            wait = router.blocked(decision.chosen)
+        elif router.held_back(decision):  # circuits: wait for a probe, or for it to report
+            wait = router.wake_in() or self.options.poll_seconds  # (a probe of another run)
+        else:
+            return decision  # no candidate can ever take it
+        if wait is None:
             return decision
         if wait:  # 0 or None: woken by an attempt ending
             wake = time.monotonic() + wait
@@ -629,7 +639,11 @@ class Orchestrator:
             self._transition(ch, task, "succeed", output=outcome.output, finished_at=ch.now)
             self._unblock(ch, task)
             return
-        self._attempt_failed(ch, task, outcome.retryable, outcome.error)
+        retryable = outcome.retryable
+        if not retryable and tool is not None and outcome.tool_failed:
+            # A tool that cannot start (missing, not executable): another candidate may.
+            retryable = len(set(task.request["route"]["candidates"]) - set(task.failed_tools)) > 0
+        self._attempt_failed(ch, task, retryable, outcome.error)
 
     def _attempt_failed(self, ch: Changes, task: _Task, retryable: bool, error: str | None) -> None:
         """Retry the task after a backoff while it has attempts (and budget) left; else fail."""
@@ -962,6 +976,11 @@ class Orchestrator:
         fields = outcome_fields(outcome, ch.now) if outcome else {"finished_at": ch.now}
         fields["error"] = why
         ch.attempt(self.run_id, active.task.id, active.attempt_id, "running", trigger, **fields)
+        if trigger == "interrupt":  # not the task's fault: it does not use up an attempt
+            active.task.max_attempts += 1
+            ch.txn.update_task(
+                self.run_id, active.task.id, None, max_attempts=active.task.max_attempts
+            )
         self._running_in[active.task.workstream] -= 1
         if active.command is not None and self._router is not None:
             self._router.running[active.command.tool] -= 1

@@ -77,6 +77,7 @@ class ProcessWorker:
         self._routers: dict[str, RouterConfig | None] = {}
         self._signal: str | None = None
         self._killed = False  # a second signal stopped the running attempts
+        self._lost = False  # a run declared this worker lost: it must stop
         self._lock = threading.Lock()
 
     def serve(self) -> int:
@@ -95,8 +96,9 @@ class ProcessWorker:
         finally:
             pool.close()
             self.processes.signal_all(signal.SIGKILL)
-            with self.recorder.transaction() as ch:
-                move(ch, self.worker_id, state, "stop", stopped_at=ch.now)
+            if state != "lost":
+                with self.recorder.transaction() as ch:
+                    move(ch, self.worker_id, state, "stop", stopped_at=ch.now)
         return self.ran
 
     def _loop(self, pool: WorkerPool) -> str:
@@ -130,6 +132,8 @@ class ProcessWorker:
             if now >= next_beat:
                 next_beat = now + opts.heartbeat_seconds
                 self._beat()
+            if self._lost:
+                return "lost"
             if state == "draining" and not self._running:
                 return state
             idle_for = now - idle_since
@@ -209,7 +213,16 @@ class ProcessWorker:
     def _beat(self) -> None:
         """Heartbeat; kill the tools of attempts their run no longer waits for."""
         with self.ledger.transaction() as txn:
-            txn.update_worker(self.worker_id, None, heartbeat_at=clock.now())
+            beat = clock.now()
+            alive = any(
+                txn.update_worker(self.worker_id, state, heartbeat_at=beat)
+                for state in ("idle", "draining")
+            )
+        if not alive:  # declared lost (it was stopped or cut off too long): its work is gone
+            log.warning("worker %s was declared lost; stopping", self.worker_id)
+            self._lost = True
+            self.processes.signal_all(signal.SIGKILL)
+            return
         with self._lock:
             running = list(self._running)
         for attempt_id in running:

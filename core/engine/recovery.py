@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import socket
+from collections import Counter
 from pathlib import Path
 
 from core import clock
@@ -81,6 +82,7 @@ def recover(recorder: Recorder, run: RunRow) -> int:
     with recorder.transaction() as ch:
         # Every attempt still marked running was in flight; so was every running task.
         attempts = ledger.list_attempts(run_id, state="running")
+        interrupted = Counter(attempt["task_id"] for attempt in attempts)
         for attempt in attempts:
             ch.attempt(
                 run_id,
@@ -96,7 +98,16 @@ def recover(recorder: Recorder, run: RunRow) -> int:
         landing = {patch["task_id"] for patch in ledger.list_patches(run_id, state="verified")}
         for task in ledger.list_tasks(run_id):
             if task["state"] == "running" and task["task_id"] not in landing:
-                ch.task(run_id, task["task_id"], "running", "requeue", reason="attempt interrupted")
+                # An interrupted attempt was not the task's fault: it does not use one up.
+                more = task["max_attempts"] + interrupted[task["task_id"]]
+                ch.task(
+                    run_id,
+                    task["task_id"],
+                    "running",
+                    "requeue",
+                    reason="attempt interrupted",
+                    max_attempts=more,
+                )
         if run["state"] == "running":
             ch.event(
                 "run.running",

@@ -125,9 +125,10 @@ def build_request(
 _RUN_SPECIFIC = ("run_id", "routing")
 
 
-def spec_hash(request: Mapping[str, Any], base: str) -> str:
+def spec_hash(request: Mapping[str, Any], base: str, tools: Mapping[str, Any]) -> str:
     """Content hash of what a task does (its request, less what differs between runs of the
-    same spec) on ``base`` (the base commit, or the working directory when there is none)."""
+    same spec, and the router entries of its tools) on ``base`` (the commit checked out, or
+    the working directory outside a repository)."""
     same = {key: value for key, value in request.items() if key not in _RUN_SPECIFIC}
-    text = json.dumps([base, same], sort_keys=True, separators=(",", ":"))
+    text = json.dumps([base, same, tools], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -33,6 +33,7 @@ from core.errors import (
     RunOwned,
     TaskNotFailed,
     TaskNotFound,
+    UetError,
 )
 from core.ids import new_id
 from core.state import Ledger, RunRow, TaskRow
@@ -93,6 +94,7 @@ def create_run(
     git = target.git if target else None
     base_commit = target.base_commit if target else None
     python_path = [str(bundle.base_dir)]
+    base = base_commit or _head_of(workdir) or str(workdir)  # what results are reused on
     by_id = {ws["workstream_id"]: ws for ws in bundle.workstreams}
     now = clock.now()
     tasks: list[TaskRow] = []
@@ -128,7 +130,7 @@ def create_run(
                 "request": request,
                 "output": None,
                 "not_before": None,
-                "spec_hash": spec_hash(request, base_commit or str(workdir)),
+                "spec_hash": spec_hash(request, base, _tools_of(request, bundle)),
                 "created_at": now,
                 "started_at": None,
                 "finished_at": None,
@@ -203,6 +205,22 @@ def create_run(
     return run_id
 
 
+def _head_of(folder: Path) -> str | None:
+    """The commit checked out in the repository around ``folder``, if it is in one."""
+    try:
+        return open_repository(folder).rev_parse("HEAD")
+    except UetError:
+        return None
+
+
+def _tools_of(request: dict[str, Any], bundle: Bundle) -> dict[str, Any]:
+    """The router entries a tool task may run: part of what it does."""
+    route = request.get("route")
+    if not route or bundle.router is None:
+        return {}
+    return {name: bundle.router.tools[name].spec for name in route["candidates"]}
+
+
 def _earlier_results(ledger: Ledger, tasks: list[TaskRow], run_id: str) -> dict[str, TaskRow]:
     """Per task, an earlier success of the identical spec on the same base. Writing tasks
     are not reused: their change would be missing from this run's branch."""
@@ -235,9 +253,17 @@ def raise_budget(
     return get_run(ledger, run_id)
 
 
-def retry_task(ledger: Ledger, run_id: str, task_id: str, *, bus: EventBus | None = None) -> RunRow:
-    """Give a failed task of a stopped run another go: it gets its attempts again, the tasks
-    skipped because of it become pending, and the run is paused, ready for `uet resume`."""
+def retry_task(
+    ledger: Ledger,
+    run_id: str,
+    task_id: str,
+    *,
+    budget: dict[str, float] | None = None,
+    bus: EventBus | None = None,
+) -> RunRow:
+    """Give a failed task of a stopped run another go: it gets its attempts again (and
+    ``budget``: its limits raised), the tasks skipped because of it become pending, and the
+    run is paused, ready for `uet resume`."""
     run = get_run(ledger, run_id)
     if run["state"] not in ("failed", "paused"):
         raise RunNotResumable(run_id, run["state"])
@@ -251,6 +277,9 @@ def retry_task(ledger: Ledger, run_id: str, task_id: str, *, bus: EventBus | Non
     for other in tasks.values():
         for dep in other["request"]["depends_on"]:
             dependents.setdefault(dep, []).append(other["task_id"])
+    request = task["request"]
+    if budget:
+        request = {**request, "budget": {**(request.get("budget") or {}), **budget}}
     with Recorder(ledger, bus).transaction() as ch:
         if run["state"] == "failed":
             ch.run(run_id, "failed", "reopen", reason=f"task {task_id} retried", finished_at=None)
@@ -260,8 +289,9 @@ def retry_task(ledger: Ledger, run_id: str, task_id: str, *, bus: EventBus | Non
             "failed",
             "reopen",
             reason="retried by hand",
-            max_attempts=task["attempts"] + task["request"]["max_attempts"],
+            max_attempts=task["attempts"] + request["max_attempts"],
             finished_at=None,
+            request=request,
         )
         stack = list(dependents.get(task_id, []))
         while stack:

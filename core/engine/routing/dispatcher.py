@@ -72,6 +72,11 @@ class ToolDispatcher:
             self._turns[route.candidates] += 1
         return decision
 
+    def held_back(self, decision: Decision) -> bool:
+        """Whether some candidate is unavailable only for now (its circuit)."""
+        unavailable = self._unavailable if self._unavailable is not None else {}
+        return any(c.tool in unavailable for c in decision.candidates)
+
     def history(self, kind: str | None) -> dict[str, ToolHistory]:
         cached = self._history.get(kind)
         now = time.monotonic()
