@@ -74,3 +74,19 @@ class Redactor:
             cleaned = cleaned.replace(secret, replacement)
         if cleaned != data:
             target.write_bytes(cleaned)
+
+
+def refuse_secret_names(env: object, where: str, document: str) -> list[tuple[str, str]]:
+    """(JSON path, message) for each secret-looking name set by ``env`` (a document's
+    ``env`` object, at ``where``): such values belong in UET's environment, not in a
+    ``document`` the ledger stores."""
+    names = env if isinstance(env, dict) else {}
+    return [
+        (
+            f"{where}.{name}",
+            "looks like a secret: set it in UET's environment instead (tools inherit it; the "
+            f"{document} is stored in the ledger, the environment never is)",
+        )
+        for name in names
+        if is_secret_name(name)
+    ]

@@ -23,7 +23,7 @@ from core.engine.planning import Plan, PlanNode, find_cycle, plan
 from core.engine.requests import action_of, effective_spec, writes_of
 from core.engine.routing.config import MULTI_BRANCH, RouterConfig
 from core.errors import DocumentInvalid, Issue
-from core.secrets import is_secret_name
+from core.secrets import refuse_secret_names
 
 SCHEMA = "workstream_spec.v1"
 
@@ -318,13 +318,8 @@ def _secrets(context: _Context) -> Iterator[Issue]:
     owners += [(entry.path, entry.spec) for entry in context.tasks]
     for where, owner in owners:
         env = owner.get("env") if isinstance(owner, dict) else None
-        for name in env if isinstance(env, dict) else ():
-            if is_secret_name(name):
-                yield Issue(
-                    f"{where}.env.{name}",
-                    "looks like a secret: set it in UET's environment instead (tools inherit "
-                    "it; the bundle is stored in the ledger, the environment never is)",
-                )
+        for path, message in refuse_secret_names(env, f"{where}.env", "bundle"):
+            yield Issue(path, message)
 
 
 def _known_gates(context: _Context) -> Iterator[Issue]:

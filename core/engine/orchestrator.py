@@ -21,14 +21,10 @@ import logging
 import os
 import signal
 import socket
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from core import clock
@@ -53,6 +49,7 @@ from core.engine.retry import backoff_delay
 from core.engine.routing.config import check_router
 from core.engine.routing.dispatcher import ToolDispatcher
 from core.engine.routing.strategies import Decision
+from core.engine.stopping import on_stop_signals
 from core.engine.worker_records import mark_lost, move, register, stale
 from core.engine.workers import Job, WorkerPool
 from core.errors import ConcurrentUpdate, RunNotFound
@@ -170,7 +167,7 @@ class Orchestrator:
         self._poll_workers()
         pool = WorkerPool(self.width, self._run_job)
         try:
-            with self._signals():
+            with on_stop_signals(self._on_signal, self.options.handle_signals):
                 with self.recorder.transaction() as ch:
                     self._claim(ch, run["state"])
                     self._reconcile_landings(ch)
@@ -1000,24 +997,8 @@ class Orchestrator:
         counts = Counter(task.state for task in self._tasks.values())
         return RunResult(self.run_id, state, reason, dict(counts))
 
-    @contextmanager
-    def _signals(self) -> Iterator[None]:
-        if (
-            not self.options.handle_signals
-            or threading.current_thread() is not threading.main_thread()
-        ):
-            yield
-            return
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            if self._signal is not None:
-                raise KeyboardInterrupt  # second signal: stop waiting for attempts to end
-            self._signal = signal.Signals(signum).name
-            log.warning("%s received: stopping run %s", self._signal, self.run_id)
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    def _on_signal(self, name: str) -> None:
+        if self._signal is not None:
+            raise KeyboardInterrupt  # second signal: stop waiting for attempts to end
+        self._signal = name
+        log.warning("%s received: stopping run %s", name, self.run_id)

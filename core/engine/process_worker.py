@@ -20,10 +20,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
 from core import clock
@@ -37,6 +34,7 @@ from core.engine.execution.runner import (
 )
 from core.engine.recorder import Recorder
 from core.engine.routing.config import RouterConfig, check_router
+from core.engine.stopping import on_stop_signals
 from core.engine.worker_records import move, register
 from core.engine.workers import Job, WorkerPool
 from core.state import AttemptRow, Ledger
@@ -91,7 +89,7 @@ class ProcessWorker:
         pool = WorkerPool(opts.slots, self._execute, name="uet-process-worker")
         state = "idle"
         try:
-            with self._signals():
+            with on_stop_signals(self._on_signal, self.options.handle_signals):
                 state = self._loop(pool)
         finally:
             pool.close()
@@ -233,27 +231,11 @@ class ProcessWorker:
                 )
                 self.processes.kill(attempt_id)
 
-    @contextmanager
-    def _signals(self) -> Iterator[None]:
-        if (
-            not self.options.handle_signals
-            or threading.current_thread() is not threading.main_thread()
-        ):
-            yield
+    def _on_signal(self, name: str) -> None:
+        if self._signal is not None:
+            log.warning("second signal: stopping running attempts")
+            self._killed = True
+            self.processes.signal_all(signal.SIGKILL)
             return
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            if self._signal is not None:
-                log.warning("second signal: stopping running attempts")
-                self._killed = True
-                self.processes.signal_all(signal.SIGKILL)
-                return
-            self._signal = signal.Signals(signum).name
-            log.warning("%s received: finishing running attempts, taking no more", self._signal)
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        self._signal = name
+        log.warning("%s received: finishing running attempts, taking no more", name)

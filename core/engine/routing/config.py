@@ -21,7 +21,7 @@ from core.contracts import read_json
 from core.engine.execution.runner import ToolCommand
 from core.engine.routing.templates import template_issues
 from core.errors import DocumentInvalid, Issue
-from core.secrets import is_secret_name
+from core.secrets import refuse_secret_names
 
 SCHEMA = "router_config.v1"
 ROUTER_FILE = Path(".uet") / "router_config.json"
@@ -217,14 +217,10 @@ def _meaning(document: dict[str, Any]) -> Iterator[Issue]:
             if isinstance(spec.get(key), list):
                 for index, message in template_issues(spec[key]):
                     yield Issue(f"$.tools.{tool_id}.{key}[{index}]", message)
-        env = spec.get("env")
-        for name in env if isinstance(env, dict) else ():
-            if is_secret_name(name):
-                yield Issue(
-                    f"$.tools.{tool_id}.env.{name}",
-                    "looks like a secret: set it in UET's environment instead (tools inherit "
-                    "it; the config is stored in the ledger, the environment never is)",
-                )
+        for path, message in refuse_secret_names(
+            spec.get("env"), f"$.tools.{tool_id}.env", "router config"
+        ):
+            yield Issue(path, message)
     rules = document.get("rules")
     for index, rule in enumerate(rules if isinstance(rules, list) else ()):
         if isinstance(rule, dict) and isinstance(rule.get("candidates"), list):
