@@ -45,6 +45,7 @@ from core.engine.patches.attempt import WriteSpec
 from core.engine.patches.flow import PatchFlow
 from core.engine.planning import PlanNode, plan
 from core.engine.recorder import Changes, Recorder
+from core.engine.recovery import kill_orphans
 from core.engine.retry import backoff_delay
 from core.engine.routing.config import check_router
 from core.engine.routing.dispatcher import ToolDispatcher
@@ -873,6 +874,8 @@ class Orchestrator:
                 del self._active[active.attempt_id]
                 why = f"interrupted: worker {attempt['worker_id']} was lost"
                 self._stopped(ch, active, None, "interrupt", why)
+        for attempt in orphans:  # its tool must not run on beside the attempt that replaces it
+            kill_orphans(self.run_id, attempt_id=attempt["attempt_id"])
         self._startable = True
 
     def _remote_results(self, pool: WorkerPool) -> list[tuple[Job, Outcome | BaseException]]:

@@ -45,15 +45,21 @@ def owner_alive(run: RunRow) -> bool:
     return fresh
 
 
-def kill_orphans(run_id: str, proc: Path = Path("/proc")) -> list[int]:
-    """Kill the process groups of tool processes started for ``run_id`` by a dead owner.
+def kill_orphans(
+    run_id: str, proc: Path = Path("/proc"), *, attempt_id: str | None = None
+) -> list[int]:
+    """Kill the process groups of tool processes started for ``run_id`` (or only for
+    ``attempt_id``) by a dead owner or a lost worker.
 
-    Attempts carry ``UET_RUN_ID`` in their environment; on Linux /proc shows it. Elsewhere this
-    finds nothing, and the orphans end when their own work (or timeout) does.
+    Attempts carry ``UET_RUN_ID`` and ``UET_ATTEMPT_ID`` in their environment; on Linux /proc
+    shows them. Elsewhere this finds nothing, and the orphans end when their own work (or
+    timeout) does.
     """
     if not proc.is_dir():
         return []
-    marker = f"UET_RUN_ID={run_id}".encode()
+    marker = (
+        f"UET_ATTEMPT_ID={attempt_id}".encode() if attempt_id else f"UET_RUN_ID={run_id}".encode()
+    )
     killed: list[int] = []
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():

@@ -265,14 +265,14 @@ def retry_task(
     ``budget``: its limits raised), the tasks skipped because of it become pending, and the
     run is paused, ready for `uet resume`."""
     run = get_run(ledger, run_id)
-    if run["state"] not in ("failed", "paused"):
-        raise RunNotResumable(run_id, run["state"])
     tasks = {task["task_id"]: task for task in ledger.list_tasks(run_id)}
     task = tasks.get(task_id)
     if task is None:
         raise TaskNotFound(run_id, task_id, sorted(tasks))
     if task["state"] != "failed":
         raise TaskNotFailed(run_id, task_id, task["state"])
+    if run["state"] not in ("failed", "paused"):
+        raise RunNotResumable(run_id, run["state"])  # still running: let it finish first
     dependents: dict[str, list[str]] = {}
     for other in tasks.values():
         for dep in other["request"]["depends_on"]:

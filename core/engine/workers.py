@@ -37,7 +37,10 @@ class WorkerPool:
         self._execute = execute
         self._name = name
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._results: queue.SimpleQueue[tuple[Job, Outcome | BaseException]] = queue.SimpleQueue()
+        # A Queue, not a SimpleQueue, for results: the main thread waits on it with a timeout,
+        # and CPython 3.11's SimpleQueue.get can wait forever once a signal handler has run
+        # past the timeout during the wait.
+        self._results: queue.Queue[tuple[Job, Outcome | BaseException]] = queue.Queue()
         self._threads: list[threading.Thread] = []
         for _ in range(size):
             self._spawn()

@@ -269,13 +269,6 @@ def test_task_retry_refuses_tasks_that_did_not_fail(invoke: Invoke, failed_run: 
     assert "Traceback" not in succeeded.output + unknown.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `uet task retry` on a task of a succeeded run says 'run X is succeeded; only "
-    "pending, running or paused runs resume': it names no task, speaks of resuming, and is "
-    "wrong for retry (failed runs are retried). retry_task checks the run before the task, "
-    "so an unknown task of a succeeded run gets the same message instead of the task list.",
-)
 def test_task_retry_of_a_task_in_a_succeeded_run_says_the_task_did_not_fail(
     invoke: Invoke, write_bundle: WriteBundle
 ) -> None:
