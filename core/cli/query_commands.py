@@ -212,6 +212,9 @@ def _event_line(event: EventRow) -> str:
     payload = dict(event["payload"])
     previous = payload.pop("from", None)
     kind = event["kind"]
+    if kind == "route.decided":  # the candidates are for `uet show TASK`
+        payload = {k: payload.get(k) for k in ("strategy", "chosen", "role", "reason")}
+        payload["chosen"] = ",".join(payload["chosen"] or [])
     state = kind.partition(".")[2]
     subject = event["task_id"] or ""
     if kind.startswith("attempt.") and "attempt_no" in payload:

@@ -33,12 +33,7 @@ from core.engine.attempts import as_outcome, new_attempt, outcome_fields
 from core.engine.costs import Budgets, Crossing, attempt_cost
 from core.engine.execution.command import ProcessTable
 from core.engine.execution.outcome import Outcome
-from core.engine.execution.runner import (
-    AttemptRef,
-    AttemptRunner,
-    ToolCommand,
-    outcome_from,
-)
+from core.engine.execution.runner import AttemptRef, AttemptRunner, ToolCommand
 from core.engine.lifecycle import TASK
 from core.engine.options import RunOptions, RunResult
 from core.engine.patches.attempt import WriteSpec
@@ -46,12 +41,13 @@ from core.engine.patches.flow import PatchFlow
 from core.engine.planning import PlanNode, plan
 from core.engine.recorder import Changes, Recorder
 from core.engine.recovery import kill_orphans
+from core.engine.remote import RemoteAttempts
 from core.engine.retry import backoff_delay
 from core.engine.routing.config import check_router
 from core.engine.routing.dispatcher import ToolDispatcher
 from core.engine.routing.strategies import Decision
 from core.engine.stopping import on_stop_signals
-from core.engine.worker_records import mark_lost, move, register, stale
+from core.engine.worker_records import move, register
 from core.engine.workers import Job, WorkerPool
 from core.errors import ConcurrentUpdate, RunNotFound
 from core.ids import new_id
@@ -103,12 +99,10 @@ class _Active:
     write: WriteSpec | None = None  # writing tasks: worktree, base, policy, gates
     command: ToolCommand | None = None  # tool tasks: the routed tool's command
     role: str = "primary"  # or "branch" (best_of_n), "shadow"
-    queued_at: float | None = None  # left in the ledger for a process worker to claim
+    remote: bool = False  # left in the ledger for a process worker to claim
 
 
 _ATTEMPT_TRIGGER = {"succeeded": "succeed", "failed": "fail", "timed_out": "time_out"}
-REMOTE_POLL_SECONDS = 0.02  # how often outcomes of process workers are looked for
-UNCLAIMED_GRACE_SECONDS = 1.0  # an attempt no process worker claimed by then runs here
 
 
 class Orchestrator:
@@ -137,9 +131,7 @@ class Orchestrator:
         self._budget_pause: str | None = None  # a run/workstream budget is used up
         self._wake_at: float | None = None  # a rate limit refills, a circuit may be probed
         # Attempts left in the ledger for `uet worker` processes, and the slots they offer.
-        self._remote: dict[str, _Active] = {}
-        self._remote_slots = 0
-        self._next_remote_poll = 0.0
+        self._remote = RemoteAttempts[_Active](recorder, run_id)
         self._tasks: dict[str, _Task] = {}
         self._policy: dict[str, str] = {}
         self._limit: dict[str, int | None] = {}
@@ -323,7 +315,7 @@ class Orchestrator:
                 # One transaction per turn: record what ended, then start what can start.
                 # Jobs are handed to workers only once their start is committed.
                 for active in self._step(results, expired, due):
-                    if active.queued_at is None:
+                    if not active.remote:
                         pool.submit(Job(active.attempt_id, active))
                 for _ in expired:
                     pool.replace_stuck_worker()
@@ -374,7 +366,7 @@ class Orchestrator:
         picked: list[tuple[_Task, Decision | None]] = []
         deferred: list[tuple[tuple[int, float, int], _Task]] = []
         local = self.width - (len(self._active) - len(self._remote))
-        slots = local + max(0, self._remote_slots - len(self._remote))
+        slots = local + self._remote.free
         if self._router is not None:
             self._router.new_turn()
         while slots > 0 and self._ready and self._budget_pause is None:
@@ -479,7 +471,7 @@ class Orchestrator:
             if active.deadline is not None:
                 wait = min(wait, active.deadline - now)
         if self._remote:
-            wait = min(wait, self._next_remote_poll - now)
+            wait = min(wait, self._remote.poll_in(now))
         return max(0.0, min(wait, self.options.poll_seconds))
 
     def _start(self, ch: Changes, task: _Task, decision: Decision | None) -> list[_Active]:
@@ -497,9 +489,7 @@ class Orchestrator:
             attempt_id = new_id()
             local_busy = len(self._active) - len(self._remote)
             remote = (
-                not request.get("writes")
-                and local_busy >= self.width
-                and len(self._remote) < self._remote_slots
+                not request.get("writes") and local_busy >= self.width and self._remote.free > 0
             )
             row = new_attempt(
                 self.run_id,
@@ -512,8 +502,8 @@ class Orchestrator:
             )
             active = _Active(task, attempt_id, task.attempts, None)
             if remote:
-                active.queued_at = time.monotonic()
-                self._remote[attempt_id] = active
+                active.remote = True
+                self._remote.add(attempt_id, active)
             if request.get("writes") and self._flow is not None:
                 active.write = self._flow.prepare(task.id, task.attempts, request)
                 row["worktree"] = str(active.write.worktree)
@@ -853,50 +843,29 @@ class Orchestrator:
     # -- process workers ---------------------------------------------------------------------
 
     def _poll_workers(self) -> None:
-        """Count the slots `uet worker` processes offer this run; mark silent workers lost
-        and take back this run's attempts they held (interrupted, their tasks requeued)."""
-        mark_lost(self.recorder)
-        self._remote_slots = sum(
-            row["slots"]
-            for row in self.ledger.list_workers(("idle", "busy"))
-            if row["kind"] == "process" and row["run_id"] in (None, self.run_id) and not stale(row)
-        )
-        if not self._remote:
-            return
-        orphans = [
-            a for a in self.ledger.orphaned_attempts(self.run_id) if a["attempt_id"] in self._remote
-        ]
+        """Count the slots `uet worker` processes offer this run; take back the attempts a
+        lost worker held (interrupted, their tasks requeued, their tools killed)."""
+        orphans = self._remote.refresh()
         if not orphans:
             return
         with self.recorder.transaction() as ch:
-            for attempt in orphans:
-                active = self._remote.pop(attempt["attempt_id"])
+            for attempt, active in orphans:
                 del self._active[active.attempt_id]
                 why = f"interrupted: worker {attempt['worker_id']} was lost"
                 self._stopped(ch, active, None, "interrupt", why)
-        for attempt in orphans:  # its tool must not run on beside the attempt that replaces it
+        for attempt, _ in orphans:  # its tool must not run on beside the attempt replacing it
             kill_orphans(self.run_id, attempt_id=attempt["attempt_id"])
         self._startable = True
 
     def _remote_results(self, pool: WorkerPool) -> list[tuple[Job, Outcome | BaseException]]:
         """Outcomes process workers reported; an attempt no worker claimed in time runs here."""
-        now = time.monotonic()
-        if now < self._next_remote_poll:
-            return []
-        self._next_remote_poll = now + REMOTE_POLL_SECONDS
-        results: list[tuple[Job, Outcome | BaseException]] = []
-        for row in self.ledger.reported_attempts(self.run_id):
-            active = self._remote.pop(row["attempt_id"], None)
-            if active is not None and row["result"] is not None:
-                results.append((Job(active.attempt_id, active), outcome_from(row["result"])))
-        local_busy = len(self._active) - len(self._remote) - len(results)
-        oldest = min((a.queued_at or now for a in self._remote.values()), default=now)
-        if local_busy < self.width and now - oldest > UNCLAIMED_GRACE_SECONDS:
-            with self.ledger.transaction() as txn:
-                claimed = txn.claim_attempt(self.worker_id, self.run_id)
-            if claimed is not None and claimed["attempt_id"] in self._remote:
-                active = self._remote.pop(claimed["attempt_id"])
-                active.queued_at = None
+        results: list[tuple[Job, Outcome | BaseException]] = [
+            (Job(active.attempt_id, active), outcome) for active, outcome in self._remote.reported()
+        ]
+        if len(self._active) - len(self._remote) - len(results) < self.width:
+            active = self._remote.take_back(self.worker_id)
+            if active is not None:
+                active.remote = False
                 pool.submit(Job(active.attempt_id, active))
         return results
 
