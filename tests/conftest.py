@@ -16,6 +16,8 @@ from click.testing import CliRunner, Result
 from core.cli import cli
 from core.state import Ledger, open_ledger
 
+AGENTS = Path(__file__).resolve().parent / "agents"  # fake claude, codex and aider CLIs
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -32,6 +34,17 @@ def plain_subprocesses(monkeypatch: pytest.MonkeyPatch) -> None:
     which only make each one start several times slower."""
     monkeypatch.delenv("COVERAGE_PROCESS_CONFIG", raising=False)
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+@pytest.fixture
+def fake_agents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake agent CLIs of tests/agents first on PATH, as the real ones would be, acting
+    only as each test says (no FAKE_AGENT_* variable inherited)."""
+    path = os.pathsep.join([str(AGENTS), str(Path(sys.executable).parent), os.environ["PATH"]])
+    monkeypatch.setenv("PATH", path)
+    for name in list(os.environ):
+        if name.startswith("FAKE_AGENT_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

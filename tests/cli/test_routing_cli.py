@@ -10,9 +10,7 @@ formats, because the real CLIs and the LLMs behind them cannot be reached here.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,6 @@ from gitrepos import branch_log, checksum, git, make_repo
 pytestmark = pytest.mark.usefixtures("plain_subprocesses", "fake_agents")
 Invoke = Callable[..., Result]
 WriteBundle = Callable[..., Path]
-AGENTS = Path(__file__).resolve().parents[1] / "agents"
 CLAUDE = {
     "argv": ["claude", "-p", "{prompt}", "--output-format", "json"],
     "adapter": "claude_code",
@@ -37,16 +34,6 @@ CODEX = {
     "default_model": "gpt-5-codex",
     "pricing": {"gpt-5-codex": {"input_per_mtok": 1.25, "output_per_mtok": 10.0}},
 }
-
-
-@pytest.fixture
-def fake_agents(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fake agent CLIs first on PATH, as the real ones would be."""
-    path = os.pathsep.join([str(AGENTS), str(Path(sys.executable).parent), os.environ["PATH"]])
-    monkeypatch.setenv("PATH", path)
-    for name in list(os.environ):
-        if name.startswith("FAKE_AGENT_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,16 +39,6 @@ CODEX = {
     "default_model": "gpt-5-codex",
     "pricing": {"gpt-5-codex": {"input_per_mtok": 1.25, "output_per_mtok": 10.0}},
 }
-
-
-@pytest.fixture
-def fake_agents(monkeypatch: pytest.MonkeyPatch, plain_subprocesses: None) -> None:
-    """The fake agent CLIs first on PATH, as the real ones would be."""
-    path = os.pathsep.join([str(AGENTS), str(Path(sys.executable).parent), os.environ["PATH"]])
-    monkeypatch.setenv("PATH", path)
-    for name in list(os.environ):
-        if name.startswith("FAKE_AGENT_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

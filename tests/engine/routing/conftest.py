@@ -1,6 +1,6 @@
 """Fixtures for runs of routed tool tasks (tests/engine/routing/test_*_runs.py).
 
-- ``agents_on_path``: the fake ``claude``, ``codex`` and ``aider`` of tests/agents first on PATH
+- ``fake_agents``: the fake ``claude``, ``codex`` and ``aider`` of tests/agents first on PATH
   (and this interpreter's folder, so their ``#!/usr/bin/env python3`` starts quickly), as the
   real CLIs would be on a developer's machine;
 - ``project``: the user's repository, made in tmp_path with the real ``git``; its checksum
@@ -9,28 +9,16 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from gitrepos import checksum, make_repo
 
-AGENTS = Path(__file__).resolve().parents[2] / "agents"
 PROJECT_FILES = {
     "README.md": "hello\n",
     "notes.txt": "draft\n",
 }
-
-
-@pytest.fixture
-def agents_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    path = os.pathsep.join([str(AGENTS), str(Path(sys.executable).parent), os.environ["PATH"]])
-    monkeypatch.setenv("PATH", path)
-    for name in list(os.environ):
-        if name.startswith("FAKE_AGENT_"):  # the fakes must act only as each test says
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

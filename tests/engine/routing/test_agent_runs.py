@@ -36,7 +36,7 @@ from gitrepos import branch_log, git
 from core.engine.runs import create_run, execute_run
 from core.state import Ledger
 
-pytestmark = pytest.mark.usefixtures("plain_subprocesses", "agents_on_path")
+pytestmark = pytest.mark.usefixtures("plain_subprocesses", "fake_agents")
 
 PRICED = {
     "claude": claude(pricing={CLAUDE_MODEL: {"input_per_mtok": 3.0, "output_per_mtok": 15.0}}),

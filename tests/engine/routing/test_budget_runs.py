@@ -19,7 +19,7 @@ from gitrepos import branch_log
 from core.engine.runs import raise_budget, resume_run
 from core.state import Ledger
 
-pytestmark = pytest.mark.usefixtures("plain_subprocesses", "agents_on_path")
+pytestmark = pytest.mark.usefixtures("plain_subprocesses", "fake_agents")
 CONFIG = router({"claude": claude()})
 
 

@@ -35,7 +35,7 @@ from gitrepos import branch_log, git
 
 from core.state import Ledger
 
-pytestmark = pytest.mark.usefixtures("plain_subprocesses", "agents_on_path")
+pytestmark = pytest.mark.usefixtures("plain_subprocesses", "fake_agents")
 NO_WAIT = {"backoff_seconds": 0}
 
 

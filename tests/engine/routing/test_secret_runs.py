@@ -31,7 +31,7 @@ from gitrepos import git, make_repo
 from core.engine.runs import create_run, execute_run
 from core.state import Ledger
 
-pytestmark = pytest.mark.usefixtures("plain_subprocesses", "agents_on_path")
+pytestmark = pytest.mark.usefixtures("plain_subprocesses", "fake_agents")
 SECRET = "sk-very-secret-123456"  # noqa: S105 - a made-up value whose leaks the tests look for
 MASK = "[redacted:DEMO_API_KEY]"
 
