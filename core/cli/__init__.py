@@ -3,6 +3,7 @@
 from core.cli import (
     db_commands,
     gate_commands,
+    init_commands,
     patch_commands,
     query_commands,
     routing_commands,
@@ -17,6 +18,7 @@ for _module in (
     gate_commands,
     routing_commands,
     db_commands,
+    init_commands,
 ):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
