@@ -1,0 +1,1 @@
+"""Bootstrapping a project for `uet init`: discovery, selection, generation, validation, report."""
