@@ -1,16 +1,19 @@
-"""`uet profiles`: the domain profiles `uet init` chooses from, listed and shown in full."""
+"""`uet init` (bootstrap a project from a domain profile) and `uet profiles` (the profiles it
+chooses from, listed and shown in full)."""
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
 
+from core.bootstrap.init import InitResult, init_project
 from core.bootstrap.profiles import Profile, get_profile, load_profiles, profiles_dir
 from core.cli.common import json_option
-from core.cli.output import echo_json, table
+from core.cli.output import echo_json, styled_state, table
 
 
 @click.group(invoke_without_command=True)
@@ -196,4 +199,93 @@ def _routing(profile: Profile) -> list[str]:
     return lines
 
 
-COMMANDS = [profiles]
+@click.command()
+@click.argument(
+    "root", required=False, type=click.Path(file_okay=False, path_type=Path), default="."
+)
+@click.option(
+    "--profile", "profile_id", metavar="ID", help="Use this profile (see `uet profiles`)."
+)
+@click.option("--force", is_flag=True, help="Overwrite generated files you edited since.")
+@click.option("--dry-run", is_flag=True, help="Report what would be written; write nothing.")
+@click.option("--no-versions", is_flag=True, help="Do not run tools to read their versions.")
+@json_option
+def init(
+    root: Path, profile_id: str | None, force: bool, dry_run: bool, no_versions: bool, as_json: bool
+) -> None:
+    """Bootstrap ROOT (default: here) from a domain profile.
+
+    Scans the repository (languages, markers, test frameworks, CI, tools on PATH, git),
+    scores every profile (`--profile ID` forces one), then writes .uet/project_profile.json
+    (with the gates that can run here), .uet/router_config.json (the agent CLIs and
+    codemods found), .uet/phases/*.json, workstreams/starter.json and .gitignore entries,
+    validates them, and reports to .uet/bootstrap_report.json. Rerunning it never
+    overwrites a file you edited: it says what would change; --force replaces it.
+
+    Exit code: 0 when the project is ready (or partially: see the warnings), 1 when it
+    needs a person or failed, 2 for bad input.
+
+    \b
+    Examples:
+      uet init
+      uet init ../service --profile software-dev-javascript
+      uet init --dry-run --json
+    """
+    result = init_project(
+        root, profile_id=profile_id, force=force, dry_run=dry_run, probe_versions=not no_versions
+    )
+    if as_json:
+        echo_json(result.report)
+    else:
+        _print_report(result, dry_run)
+    raise SystemExit(result.exit_code)
+
+
+def _print_report(result: InitResult, dry_run: bool) -> None:
+    report, discovery, selection = result.report, result.discovery, result.selection
+    found = report["discovery"]
+    click.echo(
+        f"{report['root']}: {found['files_scanned']} file(s) in {found['duration_seconds']:.2f}s"
+    )
+    languages = ", ".join(
+        f"{lang['name']} {lang['share']:.0%}" for lang in found["languages"] if lang.get("share")
+    )
+    click.echo(f"  languages: {languages or 'none'}")
+    markers = ", ".join(sorted({m["name"] for m in found["markers"]}))
+    click.echo(f"  markers: {markers or 'none'}")
+    tests = ", ".join(t["name"] for t in found["test_frameworks"])
+    ci = ", ".join(c["system"] for c in found["ci"])
+    click.echo(f"  tests: {tests or 'none'}; CI: {ci or 'none'}")
+    tools = ", ".join(t["name"] for t in found["tools"] if t["found"])
+    click.echo(f"  tools on PATH: {tools or 'none'}")
+    git = discovery.git
+    state = (
+        "not a repository"
+        if not git.is_repo
+        else f"branch {git.branch}, {git.commits} commit(s), "
+        + ("clean" if git.clean else "uncommitted changes")
+    )
+    click.echo(f"  git: {state}")
+    how = "forced" if selection.forced else f"confidence {selection.confidence:.2f}"
+    click.echo(f"profile: {click.style(selection.profile_id, bold=True)} ({how})")
+    for score in selection.scores[:3]:
+        click.echo(f"  {score.profile_id:<24} {score.score:6.2f}  {'; '.join(score.reasons[:3])}")
+    for why in selection.override_reasons:
+        click.echo(f"  override {why}")
+    verb = "would write" if dry_run else "files"
+    click.echo(f"{verb}:")
+    for artifact in report["artifacts"]:
+        click.echo(f"  {artifact['action']:<14} {artifact['path']}")
+    problems = [c for c in report["checks"] if c["status"] != "ok" or c.get("fixed")]
+    if problems:
+        click.echo("checks:")
+        for check in problems:
+            mark = "fixed" if check.get("fixed") else check["status"]
+            click.echo(f"  {mark:<8} {check['check']}: {check.get('message', '')}")
+    click.echo(f"status: {styled_state(report['status'])}")
+    click.echo("next:")
+    for step in report["next_steps"]:
+        click.echo(f"  {step}")
+
+
+COMMANDS = [init, profiles]

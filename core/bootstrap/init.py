@@ -1,0 +1,361 @@
+"""`uet init`: discovery -> selection -> generation -> validation -> report.
+
+Files are written only when they are new, unchanged since init last wrote them, or ``force``
+is given: init remembers the sha256 of each file it wrote (in the report) and a file that no
+longer has it was edited by someone, so it is kept and reported ``kept_user_edit`` (or
+``would_change`` when its content would differ). ``dry_run`` writes nothing.
+
+Status: ``ready`` (every check passed), ``partial`` (usable, with warnings: no gate could be
+generated, no agent tool found, not a git repository yet ...), ``needs_human`` (a choice was
+uncertain, or edited files block an update), ``failed`` (a generated file is invalid).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core import clock
+from core.bootstrap import generation as gen
+from core.bootstrap.discovery import Discovery, discover, language_of
+from core.bootstrap.profiles import Profile, get_profile, load_profiles
+from core.bootstrap.selection import Selection, select
+from core.contracts import issues as schema_issues
+from core.engine.bundle import check_bundle
+from core.engine.routing.config import check_router
+from core.errors import DocumentInvalid
+
+REPORT = ".uet/bootstrap_report.json"
+LOW_CONFIDENCE = 0.5
+
+
+@dataclass
+class Check:
+    check: str
+    status: str  # ok | warning | error
+    message: str = ""
+    fixed: bool = False
+
+    def document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"check": self.check, "status": self.status}
+        if self.message:
+            doc["message"] = self.message
+        if self.fixed:
+            doc["fixed"] = True
+        return doc
+
+
+@dataclass
+class InitResult:
+    report: dict[str, Any]
+    discovery: Discovery
+    selection: Selection
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return str(self.report["status"])
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.status in ("ready", "partial") else 1
+
+
+def init_project(
+    root: Path,
+    *,
+    profile_id: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    probe_versions: bool = True,
+) -> InitResult:
+    discovery = discover(root, probe_versions=probe_versions)
+    root = discovery.root
+    profiles = load_profiles()
+    if profile_id is not None and profile_id not in profiles:
+        get_profile(profile_id)  # UnknownProfile, with the nearest id
+    shares = {lang.name: lang.share for lang in discovery.languages if lang.share}
+    selection = select(
+        profiles, discovery.paths, shares, language_of, discovery.sizes, forced=profile_id
+    )
+    profile = profiles[selection.profile_id]
+    checks: list[Check] = []
+    planned = _plan(root, discovery, selection, profile, checks)
+    checks.extend(_validate(planned))
+    previous = _previous_hashes(root)
+    artifacts = [_write(root, item, previous, force, dry_run) for item in planned]
+    gitignore = _gitignore(root, dry_run)
+    if gitignore:
+        checks.append(Check("gitignore", "ok", gitignore, fixed=True))
+    checks.extend(_consistency(discovery, selection, planned, artifacts))
+    status = _status(checks, artifacts, selection)
+    report = {
+        "schema_version": "bootstrap_report.v1",
+        "status": status,
+        "root": str(root),
+        "discovery": discovery.document(),
+        "selection": selection.document(),
+        "artifacts": artifacts,
+        "checks": [check.document() for check in checks],
+        "next_steps": _next_steps(status, discovery, artifacts, planned),
+        "generated_at": clock.now(),
+    }
+    if not dry_run:
+        target = root / REPORT
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(gen.dumps(report), encoding="utf-8")
+    return InitResult(report, discovery, selection, checks)
+
+
+# -- generation ----------------------------------------------------------------------------------
+
+
+def _plan(
+    root: Path, discovery: Discovery, selection: Selection, profile: Profile, checks: list[Check]
+) -> list[gen.Planned]:
+    found = gen.found_tools(discovery.tools)
+    markers = [marker.name for marker in discovery.markers]
+    gates, left_out = gen.gates_for(
+        profile.document.get("default_gates", {}), found, markers, _npm_scripts(root)
+    )
+    for why in left_out:
+        checks.append(Check("gate executables", "warning", why))
+    project = root.name or "project"
+    document = gen.project_document(
+        project=project,
+        profile=profile.document,
+        languages=discovery.document()["languages"],
+        tools=[t for t in discovery.document()["tools"] if t["found"]],
+        gates=gates,
+        paths=_paths(discovery),
+        overrides=selection.overrides,
+    )
+    router = gen.router_for(profile.document.get("router_rules", []), found)
+    planned = [
+        gen.Planned(gen.PROJECT_PROFILE, gen.dumps(document), "project_profile.v1"),
+        gen.Planned(gen.ROUTER_CONFIG, gen.dumps(router), "router_config.v1"),
+    ]
+    for phase_id, phase in sorted(gen.phase_documents(profile.phases, gates).items()):
+        planned.append(
+            gen.Planned(f".uet/phases/{phase_id}.json", gen.dumps(phase), "phase_spec.v1")
+        )
+    bundle = gen.starter_bundle(project, gates)
+    planned.append(gen.Planned(gen.STARTER, gen.dumps(bundle), "workstream_spec.v1"))
+    return planned
+
+
+def _npm_scripts(root: Path) -> list[str]:
+    try:
+        package = json.loads((root / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    scripts = package.get("scripts") if isinstance(package, dict) else None
+    return list(scripts) if isinstance(scripts, dict) else []
+
+
+def _paths(discovery: Discovery) -> dict[str, list[str]]:
+    tops = sorted({path.split("/", 1)[0] for path in discovery.paths if "/" in path})
+    kinds = {
+        "tests": [t for t in tops if t in ("tests", "test", "spec", "__tests__")],
+        "docs": [t for t in tops if t in ("docs", "doc", "documentation")],
+    }
+    taken = {t for group in kinds.values() for t in group}
+    source = [
+        t
+        for t in tops
+        if t in ("src", "lib", "app", "pkg", "cmd")
+        or (
+            t not in taken
+            and not t.startswith(".")
+            and t not in ("workstreams", "examples", "scripts")
+            and any(
+                language_of(p) not in (None, "Markdown")
+                for p in discovery.paths
+                if p.startswith(t + "/")
+            )
+        )
+    ]
+    return {"source": source[:10], **kinds}
+
+
+# -- validation ----------------------------------------------------------------------------------
+
+
+def _validate(planned: list[gen.Planned]) -> list[Check]:
+    checks = []
+    for item in planned:
+        document = json.loads(item.content)
+        problems = schema_issues(document, item.schema, item.path) if item.schema else []
+        try:
+            if item.schema == "router_config.v1" and not problems:
+                check_router(document, item.path)
+            if item.schema == "workstream_spec.v1" and not problems:
+                check_bundle(document, path=None, text=item.content)
+        except DocumentInvalid as exc:
+            problems = list(exc.issues)
+        if problems:
+            shown = "; ".join(f"{p.path}: {p.message}" for p in problems[:3])
+            checks.append(Check(f"schema {item.path}", "error", shown))
+        else:
+            checks.append(Check(f"schema {item.path}", "ok"))
+    return checks
+
+
+def _consistency(
+    discovery: Discovery,
+    selection: Selection,
+    planned: list[gen.Planned],
+    artifacts: list[dict[str, Any]],
+) -> list[Check]:
+    checks = []
+    found = gen.found_tools(discovery.tools)
+    router = json.loads(next(p.content for p in planned if p.path == gen.ROUTER_CONFIG))
+    if router["tools"]:
+        checks.append(Check("router tools on PATH", "ok", ", ".join(router["tools"])))
+    else:
+        checks.append(
+            Check(
+                "router tools on PATH",
+                "warning",
+                "no agent CLI or codemod found (claude, codex, aider, ruff, prettier)",
+            )
+        )
+    profile = json.loads(next(p.content for p in planned if p.path == gen.PROJECT_PROFILE))
+    if not profile["gates"]:
+        checks.append(
+            Check("gates", "warning", "no gate can run here: install the profile's tools")
+        )
+    for group, folders in profile["paths"].items():
+        missing = [f for f in folders if not (discovery.root / f).is_dir()]
+        if missing:
+            checks.append(Check(f"paths {group}", "error", "missing: " + ", ".join(missing)))
+    if not discovery.git.is_repo:
+        checks.append(
+            Check(
+                "git",
+                "warning",
+                "not a git repository: `git init` before `uet run` of tasks that change files",
+            )
+        )
+    elif not discovery.git.commits:
+        checks.append(
+            Check("git", "warning", "the repository has no commit yet: commit before `uet run`")
+        )
+    if "git" not in found:
+        checks.append(Check("git", "warning", "git is not on PATH"))
+    if not selection.forced and selection.confidence < LOW_CONFIDENCE:
+        checks.append(
+            Check(
+                "profile",
+                "warning",
+                f"{selection.profile_id} chosen with low confidence "
+                f"{selection.confidence:.2f}; pass --profile ID to choose",
+            )
+        )
+    return checks
+
+
+def _status(checks: list[Check], artifacts: list[dict[str, Any]], selection: Selection) -> str:
+    if any(c.status == "error" for c in checks):
+        return "failed"
+    blocked = any(a["action"] in ("would_change",) for a in artifacts)
+    if blocked or (not selection.forced and selection.confidence < LOW_CONFIDENCE / 2):
+        return "needs_human"
+    if any(c.status == "warning" for c in checks):
+        return "partial"
+    return "ready"
+
+
+def _next_steps(
+    status: str, discovery: Discovery, artifacts: list[dict[str, Any]], planned: list[gen.Planned]
+) -> list[str]:
+    steps = []
+    edited = [a["path"] for a in artifacts if a["action"] == "would_change"]
+    if edited:
+        steps.append(
+            f"you edited {', '.join(edited)}: review and rerun `uet init --force` to replace them"
+        )
+    if not discovery.git.is_repo:
+        steps.append("git init && git add -A && git commit -m 'start'")
+    steps.append("uet gate run                      # the project's gates, now")
+    steps.append(f"uet run {gen.STARTER}   # the gates as a run, in the ledger")
+    steps.append("uet tools                         # the agent CLIs and codemods routed to")
+    return steps
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def _sha(content: str) -> str:
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def _previous_hashes(root: Path) -> dict[str, str]:
+    """What init last wrote (path -> sha256), from the previous report."""
+    try:
+        report = json.loads((root / REPORT).read_text(encoding="utf-8"))
+        return {a["path"]: a["sha256"] for a in report.get("artifacts", []) if a.get("sha256")}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def _write(
+    root: Path, item: gen.Planned, previous: Mapping[str, str], force: bool, dry_run: bool
+) -> dict[str, Any]:
+    target = root / item.path
+    new_sha = _sha(item.content)
+    action = "created"
+    if target.exists():
+        current = target.read_text(encoding="utf-8", errors="replace")
+        current_sha = _sha(current)
+        if _same_but_time(current, item.content):
+            return _artifact(item, "unchanged", current_sha)
+        edited = previous.get(item.path) != current_sha
+        if edited and not force:
+            return _artifact(item, "would_change", current_sha)
+        action = "updated"
+    if not dry_run:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(item.content, encoding="utf-8")
+    return _artifact(item, action, new_sha)
+
+
+def _same_but_time(current: str, new: str) -> bool:
+    """Equal once the generation time is set aside (rerunning init changes nothing else)."""
+    try:
+        old_doc, new_doc = json.loads(current), json.loads(new)
+    except ValueError:
+        return current == new
+    if isinstance(old_doc, dict) and isinstance(new_doc, dict):
+        old_doc.pop("generated_at", None)
+        new_doc.pop("generated_at", None)
+    return bool(old_doc == new_doc)
+
+
+def _artifact(item: gen.Planned, action: str, sha: str) -> dict[str, Any]:
+    return {
+        "path": item.path,
+        "schema": item.schema,
+        "action": action,
+        "sha256": sha,
+        "valid": True,
+    }
+
+
+def _gitignore(root: Path, dry_run: bool) -> str:
+    path = root / ".gitignore"
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    missing = gen.gitignore_lines(current)
+    if not missing:
+        return ""
+    if not dry_run:
+        prefix = "" if not current or current.endswith("\n") else "\n"
+        path.write_text(
+            current + prefix + "# uet\n" + "".join(f"{line}\n" for line in missing),
+            encoding="utf-8",
+        )
+    return "added to .gitignore: " + ", ".join(missing)
