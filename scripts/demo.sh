@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`, on the default SQLite ledger (.ledger/framework.db):
+#   0. `uet init` on a copy of examples/sample-project: the report, then its gates;
 #   1. the kernel: validate, plan and run example bundles (fan-out, retry), show the ledger;
 #   2. patch-first execution: copy examples/sample-project into a fresh git repository, run
 #      real codemods on it (each change a patch that must pass the pytest gate before it lands
@@ -24,6 +25,23 @@ expect_exit() {  # expect_exit CODE COMMAND...: run it, fail the demo if it exit
     exit 1
   fi
 }
+
+# -- 0. bootstrap a project ------------------------------------------------------------------
+
+project=$(mktemp -d "${TMPDIR:-/tmp}/uet-demo-project.XXXXXX")
+cp -R examples/sample-project/. "$project/"
+git -C "$project" init -q -b main
+git -C "$project" add -A
+git -C "$project" -c user.name="UET demo" -c user.email=demo@uet.invalid commit -q -m "sample project"
+
+step "uet init $project   (discover, choose a profile, generate, validate, report)"
+uet init --no-versions "$project"
+
+step "uet gate run --dir $project   (the profile's gates, right away: the tests pass, lint does not yet: exit code 1 expected)"
+expect_exit 1 uet gate run --dir "$project"
+
+git -C "$project" add -A
+git -C "$project" -c user.name="UET demo" -c user.email=demo@uet.invalid commit -q -m "uet init"
 
 # -- 1. the kernel ---------------------------------------------------------------------------
 
@@ -51,13 +69,7 @@ uet status
 
 # -- 2. patch-first execution ----------------------------------------------------------------
 
-project=$(mktemp -d "${TMPDIR:-/tmp}/uet-demo-project.XXXXXX")
-cp -R examples/sample-project/. "$project/"
-git -C "$project" init -q -b main
-git -C "$project" add -A
-git -C "$project" -c user.name="UET demo" -c user.email=demo@uet.invalid commit -q -m "sample project"
-
-step "a sample project in $project (git, one commit)"
+step "the sample project in $project (git: the project, then what uet init wrote)"
 git -C "$project" log --oneline
 (cd "$project" && python3 -m pytest -q -p no:cacheprovider | tail -1)
 
@@ -82,6 +94,9 @@ git -C "$project" log --oneline -1
 step "uet land $codemods_run   (fast-forward the project's branch to the integration branch)"
 uet land "$codemods_run"
 git -C "$project" log --oneline
+
+step "uet gate run --dir $project   (after the codemods, every gate of the profile passes)"
+uet gate run --dir "$project"
 
 # -- 3. coding agents -------------------------------------------------------------------------
 

@@ -268,7 +268,7 @@ def _print_report(result: InitResult, dry_run: bool) -> None:
     click.echo(f"  git: {state}")
     how = "forced" if selection.forced else f"confidence {selection.confidence:.2f}"
     click.echo(f"profile: {click.style(selection.profile_id, bold=True)} ({how})")
-    for score in selection.scores[:3]:
+    for score in [s for s in selection.scores if s.score > 0][:3]:
         click.echo(f"  {score.profile_id:<24} {score.score:6.2f}  {'; '.join(score.reasons[:3])}")
     for why in selection.override_reasons:
         click.echo(f"  override {why}")
