@@ -111,7 +111,8 @@ def gates_for(
     markers: Sequence[str],
     scripts: Sequence[str],
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """The profile's gates that can run here, and why each other one was left out."""
+    """The profile's gates that can run here, and why each other one was left out.
+    ``scripts``: package.json script names, and Makefile targets as ``make:<target>``."""
     kept: dict[str, dict[str, Any]] = {}
     left_out: list[str] = []
     for name, gate in profile_gates.items():
@@ -128,6 +129,9 @@ def gates_for(
             continue
         if argv[:3] == ["npm", "run", "lint"] and "lint" not in scripts:
             left_out.append(f"gate {name!r} left out: package.json has no lint script")
+            continue
+        if argv[0] == "make" and len(argv) > 1 and f"make:{argv[1]}" not in scripts:
+            left_out.append(f"gate {name!r} left out: the Makefile has no {argv[1]!r} target")
             continue
         kept[name] = dict(gate)
     return kept, left_out

@@ -5,23 +5,26 @@ is given: init remembers the sha256 of each file it wrote (in the report) and a 
 longer has it was edited by someone, so it is kept and reported ``kept_user_edit`` (or
 ``would_change`` when its content would differ). ``dry_run`` writes nothing.
 
-Status: ``ready`` (every check passed), ``partial`` (usable, with warnings: no gate could be
-generated, no agent tool found, not a git repository yet ...), ``needs_human`` (a choice was
-uncertain, or edited files block an update), ``failed`` (a generated file is invalid).
+Status: ``ready`` (every check passed), ``partial`` (usable, with warnings: a gate left out,
+no agent tool found, not a git repository yet, a low-confidence or ``generic`` choice ...),
+``needs_human`` (edited files block an update), ``failed`` (a generated file is invalid or
+cannot be written).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from core import clock
 from core.bootstrap import generation as gen
-from core.bootstrap.discovery import Discovery, discover, language_of
+from core.bootstrap.discovery import Discovery, discover, language_of, languages
 from core.bootstrap.profiles import Profile, get_profile, load_profiles
 from core.bootstrap.selection import Selection, select
 from core.contracts import issues as schema_issues
@@ -29,8 +32,10 @@ from core.engine.bundle import check_bundle
 from core.engine.routing.config import check_router
 from core.errors import DocumentInvalid
 
+log = logging.getLogger(__name__)
+
 REPORT = ".uet/bootstrap_report.json"
-LOW_CONFIDENCE = 0.5
+LOW_CONFIDENCE = 0.5  # below it, the choice is reported as uncertain
 
 
 @dataclass
@@ -73,7 +78,7 @@ def init_project(
     dry_run: bool = False,
     probe_versions: bool = True,
 ) -> InitResult:
-    discovery = discover(root, probe_versions=probe_versions)
+    discovery = _without_own_files(discover(root, probe_versions=probe_versions))
     root = discovery.root
     profiles = load_profiles()
     if profile_id is not None and profile_id not in profiles:
@@ -87,7 +92,12 @@ def init_project(
     planned = _plan(root, discovery, selection, profile, checks)
     checks.extend(_validate(planned))
     previous = _previous_hashes(root)
-    artifacts = [_write(root, item, previous, force, dry_run) for item in planned]
+    artifacts = []
+    for item in planned:
+        artifact, error = _write(root, item, previous, force, dry_run)
+        artifacts.append(artifact)
+        if error:
+            checks.append(Check(f"write {item.path}", "error", error))
     gitignore = _gitignore(root, dry_run)
     if gitignore:
         checks.append(Check("gitignore", "ok", gitignore, fixed=True))
@@ -106,9 +116,26 @@ def init_project(
     }
     if not dry_run:
         target = root / REPORT
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(gen.dumps(report), encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(gen.dumps(report), encoding="utf-8")
+        except OSError as exc:  # a file where .uet/ should be: the checks already say so
+            log.warning("cannot write %s: %s", target, exc.strerror)
     return InitResult(report, discovery, selection, checks)
+
+
+def _without_own_files(discovery: Discovery) -> Discovery:
+    """What discovery found, less the files init writes (a rerun must see the same project)."""
+    own = {gen.STARTER, ".gitignore"}
+    if not own & set(discovery.sizes):
+        return discovery
+    sizes = {path: size for path, size in discovery.sizes.items() if path not in own}
+    return replace(
+        discovery,
+        languages=languages(sizes),
+        paths=tuple(path for path in discovery.paths if path not in own),
+        sizes=sizes,
+    )
 
 
 # -- generation ----------------------------------------------------------------------------------
@@ -120,7 +147,10 @@ def _plan(
     found = gen.found_tools(discovery.tools)
     markers = [marker.name for marker in discovery.markers]
     gates, left_out = gen.gates_for(
-        profile.document.get("default_gates", {}), found, markers, _npm_scripts(root)
+        profile.document.get("default_gates", {}),
+        found,
+        markers,
+        _npm_scripts(root) + _make_targets(root),
     )
     for why in left_out:
         checks.append(Check("gate executables", "warning", why))
@@ -155,6 +185,15 @@ def _npm_scripts(root: Path) -> list[str]:
         return []
     scripts = package.get("scripts") if isinstance(package, dict) else None
     return list(scripts) if isinstance(scripts, dict) else []
+
+
+def _make_targets(root: Path) -> list[str]:
+    """The targets of the root Makefile, as ``make:<target>``."""
+    try:
+        text = (root / "Makefile").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return [f"make:{m[1]}" for m in re.finditer(r"^([A-Za-z0-9_.-]+)\s*:(?!=)", text, re.M)]
 
 
 def _paths(discovery: Discovery) -> dict[str, list[str]]:
@@ -247,7 +286,15 @@ def _consistency(
         )
     if "git" not in found:
         checks.append(Check("git", "warning", "git is not on PATH"))
-    if not selection.forced and selection.confidence < LOW_CONFIDENCE:
+    if selection.confidence == 0 and not selection.forced:
+        checks.append(
+            Check(
+                "profile",
+                "warning",
+                "nothing identified the project: generic chosen; pass --profile ID to choose one",
+            )
+        )
+    elif not selection.forced and selection.confidence < LOW_CONFIDENCE:
         checks.append(
             Check(
                 "profile",
@@ -262,8 +309,7 @@ def _consistency(
 def _status(checks: list[Check], artifacts: list[dict[str, Any]], selection: Selection) -> str:
     if any(c.status == "error" for c in checks):
         return "failed"
-    blocked = any(a["action"] in ("would_change",) for a in artifacts)
-    if blocked or (not selection.forced and selection.confidence < LOW_CONFIDENCE / 2):
+    if any(a["action"] == "would_change" for a in artifacts):
         return "needs_human"
     if any(c.status == "warning" for c in checks):
         return "partial"
@@ -281,7 +327,11 @@ def _next_steps(
         )
     if not discovery.git.is_repo:
         steps.append("git init && git add -A && git commit -m 'start'")
-    steps.append("uet gate run                      # the project's gates, now")
+    gates = json.loads(next(p.content for p in planned if p.path == gen.PROJECT_PROFILE))["gates"]
+    if gates:
+        steps.append("uet gate run                      # the project's gates, now")
+    else:
+        steps.append("install the tools of the profile's gates (see the warnings), then `uet init`")
     steps.append(f"uet run {gen.STARTER}   # the gates as a run, in the ledger")
     steps.append("uet tools                         # the agent CLIs and codemods routed to")
     return steps
@@ -305,23 +355,30 @@ def _previous_hashes(root: Path) -> dict[str, str]:
 
 def _write(
     root: Path, item: gen.Planned, previous: Mapping[str, str], force: bool, dry_run: bool
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str | None]:
+    """Write one file unless someone edited it since init did; (its artifact, an error)."""
     target = root / item.path
     new_sha = _sha(item.content)
     action = "created"
-    if target.exists():
-        current = target.read_text(encoding="utf-8", errors="replace")
-        current_sha = _sha(current)
-        if _same_but_time(current, item.content):
-            return _artifact(item, "unchanged", current_sha)
-        edited = previous.get(item.path) != current_sha
-        if edited and not force:
-            return _artifact(item, "would_change", current_sha)
-        action = "updated"
-    if not dry_run:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(item.content, encoding="utf-8")
-    return _artifact(item, action, new_sha)
+    try:
+        if target.is_file():
+            current = target.read_text(encoding="utf-8", errors="replace")
+            current_sha = _sha(current)
+            if _same_but_time(current, item.content):
+                return _artifact(item, "unchanged", current_sha), None
+            if previous.get(item.path) != current_sha and not force:
+                # Remember what init wrote, not the edit: the next run must still see it.
+                return _artifact(item, "would_change", previous.get(item.path)), None
+            action = "updated"
+        if not dry_run:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(item.content, encoding="utf-8")
+    except OSError as exc:
+        where = exc.filename or target
+        return _artifact(
+            item, "would_change", None, valid=False
+        ), f"cannot write it: {where}: {exc.strerror}"
+    return _artifact(item, action, new_sha), None
 
 
 def _same_but_time(current: str, new: str) -> bool:
@@ -336,19 +393,24 @@ def _same_but_time(current: str, new: str) -> bool:
     return bool(old_doc == new_doc)
 
 
-def _artifact(item: gen.Planned, action: str, sha: str) -> dict[str, Any]:
+def _artifact(
+    item: gen.Planned, action: str, sha: str | None, *, valid: bool = True
+) -> dict[str, Any]:
     return {
         "path": item.path,
         "schema": item.schema,
         "action": action,
         "sha256": sha,
-        "valid": True,
+        "valid": valid,
     }
 
 
 def _gitignore(root: Path, dry_run: bool) -> str:
     path = root / ".gitignore"
-    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError):
+        return ""
     missing = gen.gitignore_lines(current)
     if not missing:
         return ""

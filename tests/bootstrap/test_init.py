@@ -203,9 +203,9 @@ def test_each_fixture_gets_its_profile_with_reasons_and_valid_files(
     assert ranked == sorted(ranked, reverse=True)
     if case.profile_id == "generic":
         assert all(score["score"] == 0 and score["reasons"] == [] for score in scores.values())
-        assert result.status == "needs_human"
-        assert result.exit_code == 1
-        assert any("low confidence" in c["message"] for c in checks(result, "warning"))
+        # Generic at worst: usable, with a warning saying nothing identified the project.
+        assert (result.status, result.exit_code) == ("partial", 0)
+        assert any("nothing identified" in c["message"] for c in checks(result, "warning"))
     else:
         best = scores[case.profile_id]
         assert best["score"] == max(ranked) > 0
@@ -262,12 +262,6 @@ def test_javascript_gates_are_the_package_scripts(tmp_path: Path) -> None:
     assert test_only.status == "partial"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: software-dev-generic's `make test` gate is kept whenever make is on PATH, "
-    "even without a Makefile (its description says: only when the Makefile has a test "
-    "target), so a Go module is reported ready and `uet gate run` then fails",
-)
 def test_make_test_gate_needs_a_makefile_with_a_test_target(tmp_path: Path) -> None:
     if shutil.which("make") is None:
         pytest.skip("make is not on PATH: the gate is left out for that reason")
@@ -324,7 +318,7 @@ def test_a_single_language_repository_has_no_override(tmp_path: Path) -> None:
 # -- degenerate roots ----------------------------------------------------------------------------
 
 
-def test_an_empty_directory_is_generic_needs_a_person_and_still_gets_a_report(
+def test_an_empty_directory_is_generic_and_still_gets_a_report(
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "empty"
@@ -341,8 +335,8 @@ def test_an_empty_directory_is_generic_needs_a_person_and_still_gets_a_report(
     }
     assert result.report["discovery"]["files_scanned"] == 0
     assert result.report["discovery"]["languages"] == []
-    # Documented: needs_human when the choice is uncertain; exit 1 when it needs a person.
-    assert (result.status, result.exit_code) == ("needs_human", 1)
+    # Generic at worst, with a warning: usable as it is (exit 0).
+    assert (result.status, result.exit_code) == ("partial", 0)
     assert_written_and_valid(root, result)
 
 
@@ -506,12 +500,6 @@ def test_an_unknown_profile_suggests_the_nearest_and_writes_nothing(tmp_path: Pa
 # -- reruns --------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: init's own workstreams/starter.json is scanned on the next run (it is an "
-    "untracked, non-ignored JSON file), so the languages change and the second run rewrites "
-    ".uet/project_profile.json (`updated`) although nothing in the project changed",
-)
 def test_a_second_run_changes_nothing(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "calc", PYTHON)
     init(root)
@@ -587,12 +575,6 @@ def test_a_hand_edited_file_is_kept_and_needs_a_person(tmp_path: Path) -> None:
     assert actions(init(root))[".uet/router_config.json"] == "unchanged"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a `would_change` run records the sha256 of the user's edited file in the "
-    "report as if init had written it, so the next plain `uet init` (no --force) overwrites "
-    "the hand edit with `updated`",
-)
 def test_a_hand_edit_survives_every_rerun_without_force(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "calc", PYTHON)
     init(root)

@@ -225,11 +225,6 @@ def test_a_make_test_target_becomes_a_gate_that_passes(
 
 
 @pytest.mark.parametrize("blocker", ["workstreams", ".uet"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a file where init needs a folder (workstreams, .uet) makes `uet init` crash "
-    "with a FileExistsError traceback instead of a message naming the file",
-)
 def test_a_file_in_the_way_of_a_folder_is_reported_not_a_traceback(
     blocker: str, calc: Path, uet_process: Callable[..., subprocess.Popen[str]]
 ) -> None:
