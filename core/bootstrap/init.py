@@ -13,6 +13,7 @@ cannot be written).
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -60,6 +61,7 @@ class InitResult:
     discovery: Discovery
     selection: Selection
     checks: list[Check] = field(default_factory=list)
+    diffs: dict[str, str] = field(default_factory=dict)  # path -> what --force would change
 
     @property
     def status(self) -> str:
@@ -121,7 +123,12 @@ def init_project(
             target.write_text(gen.dumps(report), encoding="utf-8")
         except OSError as exc:  # a file where .uet/ should be: the checks already say so
             log.warning("cannot write %s: %s", target, exc.strerror)
-    return InitResult(report, discovery, selection, checks)
+    diffs = {
+        item.path: _diff(root / item.path, item.content)
+        for item, artifact in zip(planned, artifacts, strict=True)
+        if artifact["action"] == "would_change" and artifact["valid"]
+    }
+    return InitResult(report, discovery, selection, checks, diffs)
 
 
 def _without_own_files(discovery: Discovery) -> Discovery:
@@ -379,6 +386,14 @@ def _write(
             item, "would_change", None, valid=False
         ), f"cannot write it: {where}: {exc.strerror}"
     return _artifact(item, action, new_sha), None
+
+
+def _diff(path: Path, new: str) -> str:
+    current = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+    lines = difflib.unified_diff(
+        current, new.splitlines(keepends=True), f"{path.name} (yours)", f"{path.name} (uet init)"
+    )
+    return "".join(lines)
 
 
 def _same_but_time(current: str, new: str) -> bool:

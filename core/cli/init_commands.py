@@ -276,6 +276,13 @@ def _print_report(result: InitResult, dry_run: bool) -> None:
     click.echo(f"{verb}:")
     for artifact in report["artifacts"]:
         click.echo(f"  {artifact['action']:<14} {artifact['path']}")
+    for path, diff in result.diffs.items():
+        lines = diff.splitlines()
+        click.echo(f"  {path}: you edited it; --force would change it:")
+        for line in lines[:40]:
+            click.echo(f"    {line}")
+        if len(lines) > 40:
+            click.echo(f"    ... {len(lines) - 40} more line(s)")
     problems = [c for c in report["checks"] if c["status"] != "ok" or c.get("fixed")]
     if problems:
         click.echo("checks:")
