@@ -155,6 +155,10 @@ def test_a_hand_edit_is_exit_1_until_force(invoke: Invoke, calc: Path) -> None:
     assert "  would_change   .uet/router_config.json" in kept.output
     assert "status: needs_human" in kept.output
     assert "rerun `uet init --force` to replace them" in kept.output
+    # what --force would change, as a diff of the user's file against init's
+    assert ".uet/router_config.json: you edited it; --force would change it:" in kept.output
+    assert "    --- router_config.json (yours)" in kept.output
+    assert '    -{"schema_version": "router_config.v1", "tools": {}}' in kept.output
     assert router.read_bytes() == edited
 
     forced = invoke("init", str(calc), "--force", "--no-versions")
