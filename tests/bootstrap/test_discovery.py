@@ -697,7 +697,7 @@ def test_versions_are_not_probed_when_asked_not_to(
 def test_version_probes_run_in_parallel_and_time_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(discovery, "VERSION_TIMEOUT", 1.0)
+    monkeypatch.setattr(discovery.tools, "VERSION_TIMEOUT", 1.0)
     sleep = shutil.which("sleep")  # PATH will hold only the fake tools
     scripts = {f"slow{i}": f"{sleep} 0.6; echo slow 1.0" for i in range(8)}
     scripts["hangs"] = f"{sleep} 30; echo never"
