@@ -203,29 +203,31 @@ def _make_targets(root: Path) -> list[str]:
     return [f"make:{m[1]}" for m in re.finditer(r"^([A-Za-z0-9_.-]+)\s*:(?!=)", text, re.M)]
 
 
+_TEST_FOLDERS = frozenset({"tests", "test", "spec", "__tests__"})
+_DOC_FOLDERS = frozenset({"docs", "doc", "documentation"})
+_NOT_SOURCE = frozenset({"workstreams", "examples", "scripts"})
+
+
 def _paths(discovery: Discovery) -> dict[str, list[str]]:
-    tops = sorted({path.split("/", 1)[0] for path in discovery.paths if "/" in path})
-    kinds = {
-        "tests": [t for t in tops if t in ("tests", "test", "spec", "__tests__")],
-        "docs": [t for t in tops if t in ("docs", "doc", "documentation")],
-    }
-    taken = {t for group in kinds.values() for t in group}
+    """Top-level folders of tests, of docs, and of source (any other holding code)."""
+    code: dict[str, bool] = {}
+    for path in discovery.paths:
+        top, sep, _ = path.partition("/")
+        if sep and not code.get(top):
+            code[top] = language_of(path) not in (None, "Markdown")
+    tops = sorted(code)
     source = [
-        t
-        for t in tops
-        if t in ("src", "lib", "app", "pkg", "cmd")
-        or (
-            t not in taken
-            and not t.startswith(".")
-            and t not in ("workstreams", "examples", "scripts")
-            and any(
-                language_of(p) not in (None, "Markdown")
-                for p in discovery.paths
-                if p.startswith(t + "/")
-            )
-        )
+        top
+        for top, has_code in code.items()
+        if has_code
+        and not top.startswith(".")
+        and top not in _TEST_FOLDERS | _DOC_FOLDERS | _NOT_SOURCE
     ]
-    return {"source": source[:10], **kinds}
+    return {
+        "source": sorted(source)[:10],
+        "tests": [top for top in tops if top in _TEST_FOLDERS],
+        "docs": [top for top in tops if top in _DOC_FOLDERS],
+    }
 
 
 # -- validation ----------------------------------------------------------------------------------
