@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from core.engine.routing.config import RouterConfig, find_router, load_router
+from core.errors import UetError
 from core.state import Ledger, open_ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,6 +38,21 @@ def writable_ledger(ctx: click.Context) -> Ledger:
     ledger = open_ledger(ledger_url(ctx), create=True, migrate=True)
     ctx.call_on_close(ledger.close)
     return ledger
+
+
+@contextmanager
+def existing_ledger(url: str | None) -> Iterator[Ledger | None]:
+    """The ledger at ``url`` if there is a usable one, else None (for commands that only
+    enrich their answer with history: `uet plan`, `uet tools`)."""
+    try:
+        ledger = open_ledger(url, create=False, migrate=False)
+    except UetError:
+        yield None
+        return
+    try:
+        yield ledger
+    finally:
+        ledger.close()
 
 
 def readable_ledger(ctx: click.Context) -> Ledger:

@@ -15,6 +15,7 @@ import click
 from core import clock
 from core.cli.common import (
     budget_limits,
+    existing_ledger,
     json_option,
     ledger_url,
     load_router_for,
@@ -34,8 +35,8 @@ from core.engine.records import attempt_document
 from core.engine.routing.config import RouterConfig
 from core.engine.runs import get_run, resolve_run_id, resume_run, retry_task
 from core.engine.worker_records import LIVE_STATES, stale, worker_document
-from core.errors import TaskNotFound, UetError
-from core.state import CostRow, Ledger, open_ledger
+from core.errors import TaskNotFound
+from core.state import CostRow, Ledger
 
 _VERSION_TIMEOUT = 5.0
 
@@ -88,15 +89,11 @@ def tools(ctx: click.Context, router_path: Path | None, as_json: bool) -> None:
 
 def _ledger_view(ctx: click.Context) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
     """Circuit states and recent outcomes per tool, if there is a ledger."""
-    try:
-        ledger = open_ledger(ledger_url(ctx), create=False, migrate=False)
-    except UetError:
-        return {}, {}
-    try:
+    with existing_ledger(ledger_url(ctx)) as ledger:
+        if ledger is None:
+            return {}, {}
         circuits = {row["tool"]: row["state"] for row in ledger.list_circuits()}
         return circuits, ledger.recent_outcomes(50)
-    finally:
-        ledger.close()
 
 
 def _tool_report(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from core.cli.app import EXIT_INTERRUPTED
 from core.cli.common import (
     budget_limits,
     budget_options,
+    existing_ledger,
     json_option,
     ledger_url,
     load_router_for,
@@ -43,8 +43,8 @@ from core.engine.runs import (
     resolve_run_id,
     resume_run,
 )
-from core.errors import EXIT_FAILED, EXIT_INVALID, DocumentInvalid, Issue, UetError
-from core.state import Ledger, open_ledger
+from core.errors import EXIT_FAILED, EXIT_INVALID, DocumentInvalid, Issue
+from core.state import Ledger
 
 
 @click.command()
@@ -210,11 +210,8 @@ def _planned_routes(bundle: Bundle, url: str | None) -> dict[str, Decision]:
     router = bundle.router
     if router is None:
         return {}
-    ledger = None
-    with contextlib.suppress(UetError):
-        ledger = open_ledger(url, create=False, migrate=False)
-    try:
-        routes: dict[str, Decision] = {}
+    routes: dict[str, Decision] = {}
+    with existing_ledger(url) as ledger:
         for entry in bundle.tasks:
             route = router.route_for(entry.spec)
             if route is None or action_of(entry.spec) != "tool":
@@ -222,10 +219,7 @@ def _planned_routes(bundle: Bundle, url: str | None) -> dict[str, Decision]:
             kind = entry.spec.get("kind")
             history = ledger.tool_history(kind) if ledger is not None else {}
             routes[entry.spec["task_id"]] = decide(route, router, Situation(kind, history=history))
-        return routes
-    finally:
-        if ledger is not None:
-            ledger.close()
+    return routes
 
 
 log_max_bytes_option = click.option(

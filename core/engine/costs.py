@@ -183,8 +183,7 @@ class Budgets:
     def load(self, rows: Iterable[CostRow]) -> None:
         """Count what was spent before (a resumed run); lines already crossed stay quiet."""
         for row in rows:
-            for _ in self.add(row):
-                pass
+            self.add(row)  # marks the lines crossed, so they are not announced again
 
     def add(self, row: CostRow) -> list[Crossing]:
         """Count a cost; return the warning lines and limits it made the run cross."""

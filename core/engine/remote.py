@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 from core.engine.execution.outcome import Outcome
 from core.engine.execution.runner import outcome_from
 from core.engine.recorder import Recorder
-from core.engine.worker_records import mark_lost, stale
+from core.engine.worker_records import LIVE_STATES, mark_lost, stale
 from core.state import AttemptRow
 
 T = TypeVar("T")  # what the orchestrator keeps per attempt
@@ -57,11 +57,15 @@ class RemoteAttempts(Generic[T]):
         """Count the workers' slots; mark silent workers lost; return (and forget) this run's
         attempts a lost worker held."""
         ledger = self.recorder.ledger
-        mark_lost(self.recorder)
+        live = ledger.list_workers(LIVE_STATES)
+        mark_lost(self.recorder, live)
         self.slots = sum(
             row["slots"]
-            for row in ledger.list_workers(("idle", "busy"))
-            if row["kind"] == "process" and row["run_id"] in (None, self.run_id) and not stale(row)
+            for row in live
+            if row["kind"] == "process"
+            and row["state"] in ("idle", "busy")
+            and row["run_id"] in (None, self.run_id)
+            and not stale(row)
         )
         if not self._held:
             return []

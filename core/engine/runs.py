@@ -208,8 +208,8 @@ def create_run(
 def _head_of(folder: Path) -> str | None:
     """The commit checked out in the repository around ``folder``, if it is in one."""
     try:
-        return open_repository(folder).rev_parse("HEAD")
-    except UetError:
+        return Git(folder).rev_parse("HEAD")  # one git call: None outside a repository
+    except (OSError, UetError):
         return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 from core import clock
@@ -75,10 +76,11 @@ def stale(row: WorkerRow) -> bool:
     return clock.seconds_since(beat) > LOST_AFTER * row["heartbeat_interval_seconds"]
 
 
-def mark_lost(recorder: Recorder) -> list[str]:
-    """Mark every live worker whose heartbeats stopped ``lost``; return their ids."""
+def mark_lost(recorder: Recorder, live: Sequence[WorkerRow]) -> list[str]:
+    """Mark the workers of ``live`` (rows in LIVE_STATES) whose heartbeats stopped ``lost``;
+    return their ids."""
     lost: list[str] = []
-    candidates = [row for row in recorder.ledger.list_workers(LIVE_STATES) if stale(row)]
+    candidates = [row for row in live if stale(row)]
     if not candidates:
         return lost
     with recorder.transaction() as ch:

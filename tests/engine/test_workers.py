@@ -39,7 +39,15 @@ from core.engine.options import RunOptions, RunResult
 from core.engine.recorder import Recorder
 from core.engine.recovery import kill_orphans
 from core.engine.runs import create_run, execute_run
-from core.engine.worker_records import LOST_AFTER, mark_lost, move, register, stale, worker_document
+from core.engine.worker_records import (
+    LIVE_STATES,
+    LOST_AFTER,
+    mark_lost,
+    move,
+    register,
+    stale,
+    worker_document,
+)
 from core.state import Ledger, WorkerRow, open_ledger
 
 REPO = Path(__file__).resolve().parents[2]
@@ -514,8 +522,10 @@ def test_a_worker_is_stale_after_three_missed_heartbeats_and_mark_lost_marks_it_
     silence(ledger, fresh, LOST_AFTER * 2.0 - 2)
     assert not stale(_row(ledger, fresh))
 
-    assert mark_lost(recorder) == [quiet]
-    assert mark_lost(recorder) == [], "a lost worker is marked once"
+    assert mark_lost(recorder, ledger.list_workers(LIVE_STATES)) == [quiet]
+    assert mark_lost(recorder, ledger.list_workers(LIVE_STATES)) == [], (
+        "a lost worker is marked once"
+    )
     rows = {row["worker_id"]: row for row in ledger.list_workers()}
     assert rows[quiet]["state"] == "lost"
     reason = rows[quiet]["state_reason"] or ""

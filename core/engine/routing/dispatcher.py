@@ -96,8 +96,9 @@ class ToolDispatcher:
             if cap is not None and self.running[name] + needed > cap and self.running[name]:
                 wait = 0.0
             bucket = self._buckets.get(name)
-            if bucket is not None and bucket.wait_time() > 0:
-                wait = max(wait or 0.0, bucket.wait_time())
+            refill = bucket.wait_time() if bucket is not None else 0.0
+            if refill > 0:
+                wait = max(wait or 0.0, refill)
         return wait
 
     def take(self, ch: Changes, tools: Sequence[str], run_id: str) -> None:
