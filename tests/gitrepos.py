@@ -61,7 +61,8 @@ def commit_all(checkout: Path, message: str) -> str:
 
 def checksum(repo: Path) -> str:
     """What a run must leave exactly as it was: every file of the working tree (UET's own
-    folders aside), HEAD and the branch it names, the repository's config and hooks."""
+    folders aside), HEAD and the branch it names, every ref but UET's ``refs/heads/uet/*``,
+    the index (its entries), the repository's config and hooks."""
     digest = hashlib.sha256()
     for path in sorted(repo.rglob("*")):
         relative = path.relative_to(repo)
@@ -74,7 +75,10 @@ def checksum(repo: Path) -> str:
             digest.update(path.read_bytes())
     digest.update(git(repo, "rev-parse", "HEAD").encode())
     digest.update(git(repo, "symbolic-ref", "-q", "HEAD", check=False).encode())
+    digest.update(git(repo, "ls-files", "--stage").encode())  # before status refreshes it
     digest.update(git(repo, "status", "--porcelain").encode())
+    refs = git(repo, "for-each-ref", "--format=%(refname) %(objectname)").splitlines()
+    digest.update("\n".join(r for r in refs if not r.startswith("refs/heads/uet/")).encode())
     common = repo / ".git"
     digest.update((common / "config").read_bytes())
     for hook in sorted((common / "hooks").glob("*")):

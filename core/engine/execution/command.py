@@ -22,51 +22,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from core.engine.execution.outcome import LogFile, Outcome
+from core.engine.execution.outcome import Outcome
+from core.engine.execution.sinks import Sink
 
 _READ_CHUNK = 64 * 1024
 _EXIT_DRAIN_SECONDS = 1.0  # how long to wait for grandchildren holding the pipes open
 _POLL_SECONDS = 0.25
-_TAIL_BYTES = 400
-
-
-class _Sink:
-    """One output stream: written to ``path`` up to ``cap`` bytes, its tail kept in memory."""
-
-    def __init__(self, path: Path, cap: int) -> None:
-        self.path = path
-        self.cap = cap
-        self.seen = 0
-        self.kept = 0
-        self.tail = b""
-        self._file: IO[bytes] | None = None
-
-    def feed(self, data: bytes) -> None:
-        self.seen += len(data)
-        self.tail = (self.tail + data)[-_TAIL_BYTES:]
-        room = self.cap - self.kept
-        if room <= 0:
-            return
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("wb")
-        chunk = data[:room]
-        self._file.write(chunk)
-        self.kept += len(chunk)
-        if len(data) > room:
-            self._file.write(f"\n[uet: output truncated at {self.cap} bytes]\n".encode())
-
-    def close(self) -> LogFile | None:
-        if self._file is None:
-            return None
-        self._file.close()
-        return LogFile(str(self.path), self.seen, self.seen > self.cap)
-
-    def last_line(self) -> str:
-        lines = self.tail.decode("utf-8", "replace").strip().splitlines()
-        return lines[-1].strip() if lines else ""
 
 
 @dataclass
@@ -147,9 +110,9 @@ def run_command(
             retryable=False,
         )
     processes.add(key, proc.pid)
-    sinks = {"stdout": _Sink(stdout_path, cap)}
+    sinks = {"stdout": Sink(stdout_path, cap)}
     if stderr_path is not None:
-        sinks["stderr"] = _Sink(stderr_path, cap)
+        sinks["stderr"] = Sink(stderr_path, cap)
     try:
         timed_out = _pump(proc, sinks, started, timeout, kill_grace)
         cpu = _reap(proc)
@@ -173,7 +136,7 @@ def run_command(
     return Outcome(state="failed", error=_failure_text(code, last_words), **common)
 
 
-def _failure_text(code: int, stderr: _Sink) -> str:
+def _failure_text(code: int, stderr: Sink) -> str:
     if code < 0:
         try:
             what = f"killed by {signal.Signals(-code).name}"
@@ -187,7 +150,7 @@ def _failure_text(code: int, stderr: _Sink) -> str:
 
 def _pump(
     proc: subprocess.Popen[bytes],
-    sinks: dict[str, _Sink],
+    sinks: dict[str, Sink],
     started: float,
     timeout: float | None,
     kill_grace: float,
@@ -200,7 +163,7 @@ def _pump(
     pipes = [(proc.stdout, sinks["stdout"])]
     if "stderr" in sinks:
         pipes.append((proc.stderr, sinks["stderr"]))
-    open_fds: dict[int, _Sink] = {}
+    open_fds: dict[int, Sink] = {}
     for pipe, sink in pipes:
         if pipe is None:  # Popen was given PIPE for every sink
             raise RuntimeError("child pipes missing")
