@@ -1,0 +1,135 @@
+"""Every process an attempt started dies with the attempt, sandbox or not.
+
+In the sandbox the PID namespace does this (see :mod:`core.engine.execution.sandbox`). Without
+one, a tool that forks twice and calls ``setsid`` leaves the process group UET kills, and an
+ordinary Unix process would then belong to init, beyond anyone's reach. So on Linux UET makes
+itself a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``): such orphans become UET's own
+children instead. While a tool runs, its descendants are noted from ``/proc`` each time its
+pipes go quiet; when its attempt ends, those still alive, and any orphan that has become UET's
+child, are killed and reaped. An orphan whose environment names another live attempt is left
+to that attempt.
+
+Orphans are told from UET's own children by their session: every process UET starts itself
+either shares UET's session (git, probes) or is registered in the :class:`ProcessTable` while
+it runs (tools and gates, started in their own session).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterable
+
+log = logging.getLogger(__name__)
+
+_PR_SET_CHILD_SUBREAPER = 36
+_PROC = "/proc"
+Process = tuple[int, int]  # (pid, start time in clock ticks): a pid is reused, the pair is not
+
+
+@functools.lru_cache(maxsize=1)
+def become_subreaper() -> bool:
+    """Adopt the orphans of the processes this one starts (Linux only); True if it did."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):  # no prctl here
+        return False
+
+
+def _stat(pid: int) -> tuple[int, int, int] | None:
+    """(parent pid, session id, start time) of ``pid``, or None when it is gone."""
+    try:
+        with open(f"{_PROC}/{pid}/stat", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    # The command name is in parentheses and may hold anything: split after the last one.
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[1]), int(fields[3]), int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _all_pids() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir(_PROC) if name.isdigit()]
+    except OSError:
+        return []
+
+
+def descendants(root: int) -> set[Process]:
+    """Every live process below ``root`` (not ``root`` itself)."""
+    children: dict[int, list[tuple[int, int]]] = {}
+    for pid in _all_pids():
+        info = _stat(pid)
+        if info is not None:
+            children.setdefault(info[0], []).append((pid, info[2]))
+    found: set[Process] = set()
+    stack = [root]
+    while stack:
+        for pid, start in children.get(stack.pop(), ()):
+            if (pid, start) not in found:
+                found.add((pid, start))
+                stack.append(pid)
+    return found
+
+
+def _attempt_of(pid: int) -> str | None:
+    try:
+        with open(f"{_PROC}/{pid}/environ", "rb") as handle:
+            environ = handle.read()
+    except OSError:
+        return None
+    for item in environ.split(b"\0"):
+        if item.startswith(b"UET_ATTEMPT_ID="):
+            return item.partition(b"=")[2].decode("ascii", "replace")
+    return None
+
+
+def orphans(
+    live_leaders: Iterable[int], live_attempts: Callable[[], frozenset[str]]
+) -> set[Process]:
+    """Processes that became this process's children by being orphaned: not in its session,
+    not a tool or gate it runs now, not belonging to another live attempt."""
+    me, session = os.getpid(), os.getsid(0)
+    leaders = set(live_leaders)
+    found: set[Process] = set()
+    for pid in _all_pids():
+        info = _stat(pid)
+        if info is None or info[0] != me or info[1] == session or pid in leaders:
+            continue
+        owner = _attempt_of(pid)
+        if owner is not None and owner in live_attempts():
+            continue
+        found.add((pid, info[2]))
+    return found
+
+
+def kill(processes: Iterable[Process]) -> int:
+    """SIGKILL each process that is still the one noted (same start time), and reap those
+    that are this process's children; how many were killed."""
+    killed = 0
+    me = os.getpid()
+    for pid, start in processes:
+        info = _stat(pid)
+        if info is None or info[2] != start:
+            continue  # gone, or the pid now names another process
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        if info[0] == me:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+    # Tracked descendants killed above may have left children of their own to us.
+    if killed:
+        log.info("killed %d process(es) left behind by an attempt", killed)
+    return killed

@@ -1,0 +1,208 @@
+"""The OS sandbox a tool or gate runs in, where the platform has one.
+
+On Linux with bubblewrap (``bwrap``) each process UET starts for an attempt runs with:
+
+- the whole filesystem read-only, except the paths its :class:`Confinement` makes writable
+  (the attempt's private copy, a private HOME, paths the config names);
+- a private ``/tmp`` (a fresh tmpfs), with whatever the attempt must still read from the real
+  ``/tmp`` bound back read-only (the repository, the interpreter, argv paths);
+- its own PID namespace: when the tool's main process ends, or UET kills the sandbox, the
+  kernel kills every process inside, however it forked or ``setsid``-ed; ``--die-with-parent``
+  does the same when UET itself dies;
+- no network unless the confinement allows it (agent CLIs call their API; ``run`` tasks and
+  gates get the loopback device only);
+- no capabilities when UET runs as root, so nothing inside can remount what is read-only.
+
+Without bubblewrap (macOS, a container without user namespaces, ``sandbox: off``) UET says
+so once per run and falls back to containing processes only: every descendant is still killed
+at the end of an attempt (see :mod:`core.engine.execution.reaping`), but a tool can write
+wherever the user can. ``sandbox: required`` refuses to run then.
+
+The sandbox is chosen once per process (:func:`detect`, a probe run of ``bwrap``), so an
+attempt pays only for the ``bwrap`` exec itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MODES = ("auto", "required", "off")
+ENV_VAR = "UET_SANDBOX"
+BUBBLEWRAP = "bubblewrap"
+PROCESSES = "processes"  # no OS sandbox: descendants contained, filesystem not
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`; Fedora: "
+    "`dnf install bubblewrap`) on a Linux kernel that allows user namespaces"
+)
+_TMP = Path("/tmp")  # noqa: S108 - the folder the sandbox replaces with a private one
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What one process may touch: the paths it may write, where its HOME is, whether it may
+    reach the network, and what it must still read from the real ``/tmp``."""
+
+    writable: tuple[Path, ...] = ()
+    readable: tuple[Path, ...] = ()
+    home: Path | None = None  # a private HOME (made if missing); None keeps HOME as it is
+    network: bool = False
+
+    def environment(self, env: Mapping[str, str]) -> dict[str, str]:
+        """``env`` as the confined process sees it: its private HOME and TMPDIR."""
+        out = dict(env)
+        if self.home is not None:
+            out["HOME"] = str(self.home)
+            out.pop("XDG_CACHE_HOME", None)
+            out.pop("XDG_CONFIG_HOME", None)
+            out.pop("XDG_DATA_HOME", None)
+            # git still finds the user's identity and settings, read-only, from its real file.
+            real = Path(env.get("HOME", "~")).expanduser() / ".gitconfig"
+            if "GIT_CONFIG_GLOBAL" not in env and real.is_file():
+                out["GIT_CONFIG_GLOBAL"] = str(real)
+        out["TMPDIR"] = str(_TMP)
+        return out
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """The isolation in force for this process: ``level`` is ``bubblewrap`` or ``processes``,
+    ``reason`` says why in words a person can act on."""
+
+    level: str
+    reason: str
+    bwrap: str | None = None
+    extra_writable: tuple[Path, ...] = field(default=())
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.level == BUBBLEWRAP
+
+    def wrap(
+        self, argv: Sequence[str], cwd: str, env: Mapping[str, str], confinement: Confinement
+    ) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment that run ``argv`` confined (unchanged when not
+        sandboxed, but for the private HOME, which holds either way)."""
+        for folder in (confinement.home, *confinement.writable):
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+        if not self.sandboxed or self.bwrap is None:
+            environment = confinement.environment(env)
+            environment.pop("TMPDIR", None)
+            if "TMPDIR" in env:
+                environment["TMPDIR"] = env["TMPDIR"]
+            return list(argv), environment
+        return [
+            self.bwrap,
+            *_bwrap_args(argv, cwd, env, confinement, self.extra_writable),
+            "--",
+            *argv,
+        ], confinement.environment(env)
+
+    def document(self) -> dict[str, str]:
+        return {"level": self.level, "reason": self.reason}
+
+
+def _bwrap_args(
+    argv: Sequence[str],
+    cwd: str,
+    env: Mapping[str, str],
+    confinement: Confinement,
+    extra_writable: Iterable[Path],
+) -> list[str]:
+    args = ["--die-with-parent", "--new-session", "--unshare-all"]
+    if confinement.network:
+        args.append("--share-net")
+    args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", str(_TMP)]
+    writable = [*confinement.writable, *extra_writable]
+    if confinement.home is not None:
+        writable.append(confinement.home)
+    for path in _visible_under_tmp(argv, cwd, env, confinement.readable):
+        if not any(path.is_relative_to(w) for w in writable):
+            args += ["--ro-bind-try", str(path), str(path)]
+    for path in dict.fromkeys(writable):
+        args += ["--bind", str(path), str(path)]
+    if os.geteuid() == 0:
+        args += ["--cap-drop", "ALL"]
+    args += ["--chdir", cwd]
+    return args
+
+
+def _visible_under_tmp(
+    argv: Sequence[str], cwd: str, env: Mapping[str, str], readable: Iterable[Path]
+) -> list[Path]:
+    """What the process must still read that lives under the real ``/tmp`` (the private one
+    hides it): the paths it was given, its working directory, the interpreter's prefixes, the
+    folders around each PATH entry, and absolute argv items that exist."""
+    wanted: list[Path] = [*readable, Path(cwd), Path(sys.prefix), Path(sys.base_prefix)]
+    for entry in env.get("PATH", "").split(os.pathsep):
+        if entry:
+            wanted.append(Path(entry).parent)  # a venv's bin/ needs the venv around it
+    for item in argv:
+        if item.startswith("/") and "\0" not in item and os.path.exists(item):
+            wanted.append(Path(item))
+    found: list[Path] = []
+    for path in wanted:
+        resolved = Path(os.path.realpath(path))
+        if resolved != _TMP and resolved.is_relative_to(_TMP) and resolved.exists():
+            found.append(resolved)
+    # Outermost first, and nothing bound twice.
+    found.sort(key=lambda p: len(p.parts))
+    kept: list[Path] = []
+    for path in found:
+        if not any(path.is_relative_to(k) for k in kept):
+            kept.append(path)
+    return kept
+
+
+@functools.lru_cache(maxsize=4)
+def detect(mode: str = "auto") -> Isolation:
+    """The isolation this process can give its tools under ``mode`` (``auto``: bubblewrap
+    when it works here; ``off``: processes only; ``required``: the same as auto, the caller
+    refuses when it is not sandboxed)."""
+    if mode == "off":
+        return Isolation(PROCESSES, "the sandbox is turned off (sandbox: off)")
+    if not sys.platform.startswith("linux"):
+        return Isolation(PROCESSES, f"no OS sandbox on {sys.platform} yet; {INSTALL_HINT}")
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return Isolation(PROCESSES, f"bwrap is not on PATH; {INSTALL_HINT}")
+    probe = [bwrap, *_bwrap_args(["true"], "/", {}, Confinement(), ()), "--", "true"]
+    try:
+        result = subprocess.run(
+            probe, capture_output=True, stdin=subprocess.DEVNULL, timeout=20, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Isolation(PROCESSES, f"bwrap cannot start ({exc}); {INSTALL_HINT}")
+    if result.returncode != 0:
+        why = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = why[-1] if why else f"exit code {result.returncode}"
+        return Isolation(
+            PROCESSES,
+            f"bwrap cannot make a sandbox here ({detail}); user namespaces may be disabled",
+        )
+    return Isolation(
+        BUBBLEWRAP,
+        f"bubblewrap ({bwrap}): read-only filesystem but the "
+        "attempt's copy, private /tmp and HOME, own PID namespace, no network "
+        "unless the tool declares it",
+        bwrap,
+    )
+
+
+def resolve_mode(*choices: str | None) -> str:
+    """One mode from every place that can set it (command line, environment, router config,
+    project profile): ``required`` anywhere wins, then ``off`` anywhere, else ``auto``."""
+    chosen = [c for c in (*choices, os.environ.get(ENV_VAR)) if c]
+    for mode in chosen:
+        if mode not in MODES:
+            raise ValueError(f"unknown sandbox mode {mode!r} (use one of {', '.join(MODES)})")
+    if "required" in chosen:
+        return "required"
+    return "off" if "off" in chosen else "auto"
