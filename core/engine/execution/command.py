@@ -26,6 +26,7 @@ from typing import Any
 
 from core.engine.execution.outcome import Outcome
 from core.engine.execution.sinks import Sink
+from core.secrets import Redactor
 
 _READ_CHUNK = 64 * 1024
 _EXIT_DRAIN_SECONDS = 1.0  # how long to wait for grandchildren holding the pipes open
@@ -88,9 +89,11 @@ def run_command(
     processes: ProcessTable,
     key: str,
     kill_grace: float = 3.0,
+    redact: Redactor | None = None,
 ) -> Outcome:
     """Run ``argv``; ``stderr_path=None`` merges stderr into the stdout log (gates use it, so
-    their log reads in the order the tool wrote it)."""
+    their log reads in the order the tool wrote it). The logs are written with the secrets
+    of ``redact`` replaced (see :class:`Sink`)."""
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -110,9 +113,9 @@ def run_command(
             retryable=False,
         )
     processes.add(key, proc.pid)
-    sinks = {"stdout": Sink(stdout_path, cap)}
+    sinks = {"stdout": Sink(stdout_path, cap, redact)}
     if stderr_path is not None:
-        sinks["stderr"] = Sink(stderr_path, cap)
+        sinks["stderr"] = Sink(stderr_path, cap, redact)
     try:
         timed_out = _pump(proc, sinks, started, timeout, kill_grace)
         cpu = _reap(proc)

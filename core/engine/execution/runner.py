@@ -2,8 +2,8 @@
 
 :class:`AttemptRunner` runs a ``command`` task's argv, a routed tool's command (then reads the
 usage it reported) or a ``call``, with logs under ``<logs>/<task>.<n>.{stdout,stderr}.log``,
-secrets redacted from them. A process worker hands the outcome back through the ledger as a
-JSON document (:func:`outcome_document`, :func:`outcome_from`).
+secrets redacted from them as they are written. A process worker hands the outcome back
+through the ledger as a JSON document (:func:`outcome_document`, :func:`outcome_from`).
 """
 
 from __future__ import annotations
@@ -91,10 +91,8 @@ class AttemptRunner:
             processes=self.processes,
             key=ref.attempt_id,
             kill_grace=self.kill_grace,
+            redact=self.redact,
         )
-        for log_file in (outcome.stdout, outcome.stderr):
-            if log_file is not None:
-                self.redact.file(log_file.path)
         return with_usage(outcome, command) if command is not None else outcome
 
     def run(

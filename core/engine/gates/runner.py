@@ -168,6 +168,7 @@ def run_gate(
         junit_path.unlink()  # a stale report must not pass for this run's
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"{definition.name}.log"
+    redact = Redactor(full_env)
     started = time.monotonic()
     outcome = run_command(
         argv,
@@ -180,14 +181,13 @@ def run_gate(
         processes=processes,
         key=key,
         kill_grace=kill_grace,
+        redact=redact,
     )
     run.duration_seconds = round(time.monotonic() - started, 6)
     run.finished_at = clock.now()
     run.exit_code = outcome.exit_code
-    redact = Redactor(full_env)  # before anything is read back from what the gate wrote
-    for written in (log_file, junit_path):
-        if written is not None:
-            redact.file(written)
+    if junit_path is not None:  # written by the gate itself: redacted before it is read
+        redact.file(junit_path)
     run.log_path = outcome.stdout.path if outcome.stdout else None
     text = strip_ansi(_read_back(log_file)) if outcome.stdout else ""
     run.output_tail = "\n".join(text.rstrip().splitlines()[-_TAIL_LINES:])
