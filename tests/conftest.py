@@ -122,3 +122,24 @@ def uet_process(ledger_url: str, tmp_path: Path) -> Callable[..., subprocess.Pop
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+def require_sandbox() -> Any:
+    """The bubblewrap isolation of this machine; a test that needs it skips only outside CI
+    (CI installs bubblewrap, so there a missing sandbox fails the test instead)."""
+    from core.engine.execution.sandbox import detect
+
+    isolation = detect("auto")
+    if not isolation.sandboxed:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the sandboxed path: {isolation.reason}")
+        pytest.skip(f"no sandbox here: {isolation.reason}")
+    return isolation
+
+
+@pytest.fixture(params=["bubblewrap", "processes"])
+def isolation(request: pytest.FixtureRequest) -> Any:
+    """Each isolation level in turn: the sandbox (where it can run), then processes only."""
+    from core.engine.execution.sandbox import detect
+
+    return require_sandbox() if request.param == "bubblewrap" else detect("off")

@@ -23,12 +23,14 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
 _PR_SET_CHILD_SUBREAPER = 36
 _PROC = "/proc"
+_GONE_SECONDS = 10.0  # how long the kernel may take to empty a killed sandbox
 Process = tuple[int, int]  # (pid, start time in clock ticks): a pid is reused, the pair is not
 
 
@@ -133,3 +135,31 @@ def kill(processes: Iterable[Process]) -> int:
     if killed:
         log.info("killed %d process(es) left behind by an attempt", killed)
     return killed
+
+
+def wait_gone(processes: Iterable[Process], limit: float = _GONE_SECONDS) -> bool:
+    """Wait until none of ``processes`` is alive (gone, a zombie, or its pid reused), as
+    when a killed sandbox's PID namespace is being emptied; False if some outlived
+    ``limit`` seconds."""
+    pending = set(processes)
+    deadline = time.monotonic() + limit
+    while pending:
+        pending = {p for p in pending if _alive(p)}
+        if not pending:
+            break
+        if time.monotonic() >= deadline:
+            log.warning("%d process(es) of a killed sandbox still alive", len(pending))
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def _alive(process: Process) -> bool:
+    pid, start = process
+    try:
+        with open(f"{_PROC}/{pid}/stat", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return False
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    return fields[0] != b"Z" and fields[19] == str(start).encode()
