@@ -2,8 +2,12 @@
 
 The callable runs in the worker thread, so it shares the process with the orchestrator: it
 should be quick or release the GIL. Its return value must be JSON-serialisable; it becomes the
-task's output. Exceptions fail the attempt (and may be retried); the traceback goes to the
-attempt's stderr log.
+task's output. Exceptions fail the attempt (and may be retried).
+
+What the callable prints (``print``, ``sys.stdout``/``sys.stderr`` writes, warnings) goes to
+the attempt's stdout and stderr logs, never to the terminal, and so does the traceback of an
+exception (in the stderr log): all through redacting sinks, so no log holds a secret (see
+:mod:`core.engine.execution.thread_output` for what cannot be captured).
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.engine.execution.outcome import LogFile, Outcome
+from core.engine.execution.outcome import Outcome
+from core.engine.execution.sinks import Sink
+from core.engine.execution.thread_output import captured
+from core.secrets import Redactor
 
 _PATH_LOCK = threading.Lock()
 
@@ -65,8 +72,17 @@ def _resolve(ref: str, search_paths: tuple[str, ...]) -> Callable[..., Any]:
 
 
 def run_call(
-    ref: str, params: dict[str, Any], search_paths: Sequence[str], stderr_path: Path
+    ref: str,
+    params: dict[str, Any],
+    search_paths: Sequence[str],
+    *,
+    stdout_path: Path,
+    stderr_path: Path,
+    cap: int,
+    redact: Redactor | None = None,
 ) -> Outcome:
+    """Call ``ref`` with ``params``; its output and traceback go to the two logs (created
+    only if something is written), redacted by ``redact``."""
     started = time.monotonic()
 
     def finish(state: str, **fields: Any) -> Outcome:
@@ -76,22 +92,25 @@ def run_call(
         function = resolve_callable(ref, search_paths)
     except CallNotFound as exc:
         return finish("failed", error=str(exc), retryable=False)
+    stdout, stderr = Sink(stdout_path, cap, redact), Sink(stderr_path, cap, redact)
+    failure: str | None = None
     try:
-        result = function(**params)
+        with captured(stdout, stderr):
+            result = function(**params)
     except Exception as exc:
-        log = _write_traceback(stderr_path)
-        return finish("failed", error=f"{type(exc).__name__}: {exc}", stderr=log)
+        stderr.feed(traceback.format_exc().encode("utf-8", "replace"))
+        failure = f"{type(exc).__name__}: {exc}"
+    finally:  # SystemExit and KeyboardInterrupt pass through, with the logs complete
+        logs = {"stdout": stdout.close(), "stderr": stderr.close()}
+    if failure is not None:
+        return finish("failed", error=failure, **logs)
     try:
         json.dumps(result)
     except (TypeError, ValueError) as exc:
         return finish(
-            "failed", error=f"result of {ref} is not JSON-serialisable: {exc}", retryable=False
+            "failed",
+            error=f"result of {ref} is not JSON-serialisable: {exc}",
+            retryable=False,
+            **logs,
         )
-    return finish("succeeded", output=result)
-
-
-def _write_traceback(path: Path) -> LogFile:
-    text = traceback.format_exc().encode("utf-8", "replace")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text)
-    return LogFile(str(path), len(text), False)
+    return finish("succeeded", output=result, **logs)

@@ -67,8 +67,16 @@ class AttemptRunner:
         }
 
     def call(self, ref: AttemptRef, request: Mapping[str, Any]) -> Outcome:
-        stderr = Path(f"{self.stem(ref)}.stderr.log")
-        return run_call(request["call"], request["params"] or {}, request["python_path"], stderr)
+        stem = self.stem(ref)
+        return run_call(
+            request["call"],
+            request["params"] or {},
+            request["python_path"],
+            stdout_path=Path(f"{stem}.stdout.log"),
+            stderr_path=Path(f"{stem}.stderr.log"),
+            cap=self.log_max_bytes,
+            redact=self.redact,
+        )
 
     def command(
         self,
