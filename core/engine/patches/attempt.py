@@ -27,9 +27,11 @@ from core.engine.gates import GateDefinition, GateRun
 from core.engine.patches.capture import CapturedPatch, CaptureFailed, capture
 from core.engine.patches.guard import RepoGuard
 from core.engine.patches.policy import Policy, check
+from core.engine.patches.secrets_scan import redacted_diff, scan_patch
 from core.engine.patches.worktrees import Worktrees, admin_dir
 from core.errors import GitFailed
 from core.ids import new_id
+from core.secrets import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class WriteSpec:
     keep_worktree_on_failure: bool
     patches_dir: Path
     quarantine_dir: Path
+    # The run's secrets (UET's environment): a patch adding one is rejected, its diff masked.
+    redact: Redactor = field(default_factory=Redactor)
 
 
 @dataclass
@@ -133,11 +137,13 @@ def _after_tool(
     if patch is None:
         return PatchOutcome(NO_CHANGE)
     patch_id = new_id()
+    secrets = scan_patch(patch.diff, spec.redact)  # stored masked: the patch is rejected
     spec.patches_dir.mkdir(parents=True, exist_ok=True)
     diff_path = spec.patches_dir / f"{patch_id}.diff"
-    diff_path.write_bytes(patch.diff)
+    diff_path.write_bytes(redacted_diff(patch.diff, spec.redact) if secrets else patch.diff)
     result = PatchOutcome(VERIFIED, patch_id=patch_id, patch=patch, diff_path=str(diff_path))
     reasons = check(patch.files, spec.policy, patch.symlink_targets)
+    reasons += [finding.reason for finding in secrets]
     if reasons:
         result.verdict = REJECTED
         result.reasons = reasons

@@ -27,6 +27,7 @@ from agentruns import (
     task_states,
 )
 from gitrepos import git, make_repo
+from leaks import assert_no_secret_stored
 
 from core.engine.runs import create_run, execute_run
 from core.state import Ledger
@@ -218,3 +219,56 @@ def test_a_failing_gates_junit_report_holds_no_secret(ledger: Ledger, tmp_path: 
     assert len(reports) == 1
     assert SECRET not in reports[0].read_text()
     assert MASK in reports[0].read_text()
+
+
+WRITE_THE_KEY = (
+    "import os, pathlib; key = os.environ['DEMO_API_KEY']; "
+    "pathlib.Path('settings.py').write_text('DEBUG = False\\nAPI_KEY = ' + repr(key) + '\\n')"
+)
+# A GitHub-format token, made by the tool (so no file of the test or the bundle holds it).
+WRITE_A_CREDENTIAL = (
+    "import pathlib; token = 'gh' + 'p_' + 'aB3dE5gH7jK9mN1pQ3sT5vX7zA9cD1fG2hJ4'; "
+    "pathlib.Path('ci.py').write_text('TOKEN = ' + repr(token) + '\\n')"
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "planted"),
+    [
+        (
+            WRITE_THE_KEY,
+            "settings.py:2: adds the value of the secret variable DEMO_API_KEY",
+            SECRET,
+        ),
+        (
+            WRITE_A_CREDENTIAL,
+            "ci.py:1: adds a GitHub token",
+            "gh" + "p_aB3dE5gH7jK9mN1pQ3sT5vX7zA9cD1fG2hJ4",
+        ),
+    ],
+    ids=["secret-variable", "credential-format"],
+)
+def test_a_patch_that_adds_a_secret_is_rejected_and_its_diff_stored_masked(
+    ledger: Ledger, project: Path, code: str, reason: str, planted: str
+) -> None:
+    """The tool writes the secret (or a token) into a source file: the patch is rejected with
+    the file, the line and the variable or kind, never the value; nothing lands; the diff
+    kept under the ledger's patches/ is masked; no file of the ledger or of the attempt caches
+    holds the value."""
+    config = router({"writer": {"argv": [PY, "-c", code, "{prompt}"], "writes": True}})
+    result = run(ledger, project, config, [{"task_id": "w", "tool": "writer"}])
+    assert result.state == "failed"
+    (attempt,) = attempts(ledger, result.run_id)
+    assert attempt["error"] == f"patch rejected: {reason}"
+    patch = ledger.get_patch(attempt["patch_id"] or "")
+    assert patch is not None
+    assert patch["state"] == "rejected"
+    assert reason in patch["validation"]["reasons"]
+    stored = Path(patch["diff_path"]).read_text(encoding="utf-8")
+    assert "[redacted:" in stored
+    assert planted not in stored
+    assert git(project, "rev-list", "--count", f"uet/{result.run_id}") == git(
+        project, "rev-list", "--count", "HEAD"
+    ), "nothing landed"
+    assert_no_secret_stored(planted, ledger)
+    assert_no_secret_stored(SECRET, ledger)
