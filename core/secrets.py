@@ -169,8 +169,16 @@ class StreamRedactor:
         return b"".join(parts)
 
     def flush(self) -> bytes:
+        """The held-back tail, redacted. A stream cut in the middle of a secret (a tool killed
+        while printing it) ends with part of it: a trailing piece of at least half a secret
+        (and 4 bytes) is masked too."""
         rest, self._pending = self._pending, b""
-        return self._redactor.data(rest)
+        rest = self._redactor.data(rest)
+        for secret, mask in self._masks.items():
+            for size in range(len(secret) - 1, max(len(secret) // 2, _MIN_LENGTH) - 1, -1):
+                if rest.endswith(secret[:size]):
+                    return rest[:-size] + mask
+        return rest
 
 
 def refuse_secret_names(env: object, where: str, document: str) -> list[tuple[str, str]]:

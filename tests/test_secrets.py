@@ -105,7 +105,7 @@ def stream_all(redact: Redactor, chunks: list[bytes]) -> bytes:
     ),
     cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=10),
 )
-def test_a_stream_cut_anywhere_is_redacted_like_the_whole(
+def test_a_stream_is_redacted_the_same_wherever_it_is_cut(
     pieces: list[bytes], cuts: list[int]
 ) -> None:
     redact = Redactor({"DEMO_API_KEY": SECRET, "SHORT_KEY": "abcd", "LONG_KEY": "xxabcdxx"})
@@ -113,7 +113,9 @@ def test_a_stream_cut_anywhere_is_redacted_like_the_whole(
     bounds = sorted({0, len(whole), *(cut for cut in cuts if cut < len(whole))})
     chunks = [whole[a:b] for a, b in itertools.pairwise(bounds)]
     streamed = stream_all(redact, chunks)
-    assert streamed == redact.data(whole)
+    assert streamed == stream_all(redact, [whole]), "the chunking changes nothing"
+    # Ended by a byte no secret holds, the stream is redacted exactly like the whole.
+    assert stream_all(redact, [*chunks, b"."]) == redact.data(whole + b".")
     for secret in (SECRET.encode(), b"abcd", b"xxabcdxx"):
         assert secret not in streamed
 
@@ -166,3 +168,16 @@ def test_a_file_written_by_a_gate_is_rewritten_redacted(redact: Redactor, tmp_pa
     redact.file(report)
     assert report.read_text(encoding="utf-8") == f"<failure message='{MASK}'/>"
     redact.file(tmp_path / "missing.xml")  # nothing to do, no error
+
+
+def test_a_stream_cut_inside_a_secret_masks_the_piece_it_ends_with(redact: Redactor) -> None:
+    """A tool killed while printing the secret: the piece it printed is not kept either, once
+    it is half the secret or more."""
+    data = SECRET.encode()
+    for cut in range(1, len(data)):
+        stream = redact.stream()
+        out = stream.feed(b"key: " + data[:cut]) + stream.flush()
+        if cut >= max(len(data) // 2, 4):
+            assert out == f"key: {MASK}".encode(), cut
+        else:
+            assert out == b"key: " + data[:cut]
