@@ -7,6 +7,11 @@ level that declares one. Some things are refused whatever any policy says: paths
 of the repository or are absolute, anything under ``.git/``, symlinks that point outside the
 repository (or into ``.git``), and submodule changes unless a policy allows them.
 
+Protected by default, allowed only by a policy's ``allow_protected`` globs: UET's own project
+files (``.uet/**``: the profile whose constraints are the project's policy, the router config,
+the phase specs) and CI definitions (``.github/workflows/**``, ``.gitlab-ci.yml``, ...). A
+patch that rewrote them could loosen the next run's policy or run code in CI with its secrets.
+
 A check collects every violation, not just the first, so a rejected patch says all it did wrong.
 """
 
@@ -66,6 +71,47 @@ def matches(path: str, patterns: Iterable[str]) -> bool:
     return any(compile_glob(pattern).match(path) for pattern in patterns)
 
 
+# -- protected paths --------------------------------------------------------------------------
+
+# Matched without regard to case: on a case-insensitive filesystem `.UET/` is `.uet/`.
+PROTECTED: tuple[str, ...] = (
+    ".uet/**",
+    ".github/workflows/**",
+    ".github/actions/**",
+    ".gitea/workflows/**",
+    ".forgejo/workflows/**",
+    ".gitlab-ci.yml",
+    ".gitlab-ci.yaml",
+    ".gitlab/ci/**",
+    ".circleci/**",
+    "azure-pipelines.yml",
+    "azure-pipelines.yaml",
+    ".azure-pipelines/**",
+    "Jenkinsfile",
+    "Jenkinsfile.*",
+    ".buildkite/**",
+    ".ci/**",
+    ".travis.yml",
+    "bitbucket-pipelines.yml",
+    ".drone.yml",
+    ".woodpecker.yml",
+    ".woodpecker/**",
+    "appveyor.yml",
+    ".appveyor.yml",
+    ".cirrus.yml",
+)
+_PROTECTED_FOLDED = tuple(pattern.casefold() for pattern in PROTECTED)
+
+
+def protected(path: str) -> str | None:
+    """The protected glob ``path`` falls under (UET's own files or CI), or None."""
+    folded = path.casefold()
+    for pattern, folded_pattern in zip(PROTECTED, _PROTECTED_FOLDED, strict=True):
+        if compile_glob(folded_pattern).match(folded):
+            return pattern
+    return None
+
+
 # -- the effective policy ---------------------------------------------------------------------
 
 
@@ -80,6 +126,7 @@ class Policy:
     allow_deletions: bool = True
     tests_required: tuple[Mapping[str, Any], ...] = ()
     oscillation_window: int | None = None  # None: compare with every earlier failed attempt
+    allowed_protected: tuple[tuple[str, ...], ...] = ()  # one tuple per level allowing some
 
     @classmethod
     def merge(cls, levels: Sequence[Mapping[str, Any]]) -> Policy:
@@ -91,6 +138,7 @@ class Policy:
 
     def _tightened(self, level: Mapping[str, Any]) -> Policy:
         scope = level.get("write_scope")
+        allowed = level.get("allow_protected")
         return Policy(
             max_files=_smaller(self.max_files, level.get("max_files")),
             max_changed_lines=_smaller(self.max_changed_lines, level.get("max_changed_lines")),
@@ -101,6 +149,15 @@ class Policy:
             allow_deletions=self.allow_deletions and level.get("allow_deletions", True),
             tests_required=self.tests_required + tuple(level.get("tests_required", ())),
             oscillation_window=_larger(self.oscillation_window, level.get("oscillation_window")),
+            allowed_protected=self.allowed_protected
+            + ((tuple(allowed),) if allowed is not None else ()),
+        )
+
+    def allows_protected(self, path: str) -> bool:
+        """Whether some level allows the protected ``path`` and every level that names
+        protected paths names it (like write scopes: a level can only narrow it)."""
+        return bool(self.allowed_protected) and all(
+            matches(path, allowed) for allowed in self.allowed_protected
         )
 
     @property
@@ -126,6 +183,8 @@ class Policy:
             doc["tests_required"] = [dict(rule) for rule in self.tests_required]
         if self.oscillation_window is not None:
             doc["oscillation_window"] = self.oscillation_window
+        if self.allowed_protected:
+            doc["allow_protected"] = list(self.allowed_protected[-1])
         return doc
 
 
@@ -220,6 +279,12 @@ def check(
             hit = [glob for glob in policy.forbidden if compile_glob(glob).match(path)]
             if hit:
                 reasons.append(f"{path}: forbidden path (matches {hit[0]})")
+            guarded = protected(path)
+            if guarded and not policy.allows_protected(path):
+                reasons.append(
+                    f"{path}: protected path (matches {guarded}: UET's own files and CI "
+                    "definitions change only where a policy's allow_protected names them)"
+                )
         path = entry["path"]
         if entry.get("symlink") and entry.get("change") != "deleted" and path in targets:
             why = symlink_escape(path, targets[path])

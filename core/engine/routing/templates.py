@@ -4,7 +4,9 @@
 ``{files}`` becomes one item per file (none when the task names no files), and ``{feedback}``
 none when there is no feedback yet. A placeholder must be the whole item: text around it could
 not be expanded without guessing how the tool splits it. Whatever the values contain (quotes,
-``$(...)``, ``;``, newlines) reaches the tool byte for byte.
+``$(...)``, ``;``, newlines) reaches the tool byte for byte, with one exception: a ``{files}``
+item starting with ``-`` is given as ``./-name``, so that a file called ``-rf`` or ``--help``
+reaches the tool as a file, never as an option.
 """
 
 from __future__ import annotations
@@ -38,7 +40,13 @@ def expand(argv: Sequence[str], values: Mapping[str, Sequence[str]]) -> list[str
     for item in argv:
         match = _PLACEHOLDER.fullmatch(item)
         if match and match[1] in values:
-            result.extend(values[match[1]])
+            given = values[match[1]]
+            result.extend(map(as_operand, given) if match[1] == "files" else given)
         else:
             result.append(item)
     return result
+
+
+def as_operand(path: str) -> str:
+    """``path`` as a command line cannot take for an option: ``-rf`` becomes ``./-rf``."""
+    return f"./{path}" if path.startswith("-") else path
