@@ -37,6 +37,7 @@ from core.engine.routing.config import RouterConfig, check_router
 from core.engine.stopping import on_stop_signals
 from core.engine.worker_records import move, register
 from core.engine.workers import Job, WorkerPool
+from core.secrets import Redactor
 from core.state import AttemptRow, Ledger
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ class ProcessWorker:
         elif self._killed and not result.succeeded:
             result = Outcome("interrupted", result.duration_seconds, error="the worker was stopped")
         runner = self._runner(claimed.attempt["run_id"])
-        document = runner.redact.value(outcome_document(result))
+        document = redacted_document(outcome_document(result), runner.redact)
         with self.ledger.transaction() as txn:
             current = txn.get_attempt(attempt_id)
             if current is None or current["worker_id"] != self.worker_id:
@@ -239,3 +240,21 @@ class ProcessWorker:
             return
         self._signal = name
         log.warning("%s received: finishing running attempts, taking no more", name)
+
+
+def redacted_document(document: dict[str, Any], redact: Redactor) -> dict[str, Any]:
+    """An outcome document with the secrets taken out of what a tool could have written: its
+    error, output and reported usage error. Durations, exit codes and byte counts are UET's
+    own numbers and stay numbers (:func:`outcome_from` reads them back as such), whatever
+    secret they happen to spell."""
+    if not redact:
+        return document
+    cleaned = {
+        **document,
+        "error": redact.value(document.get("error")),
+        "output": redact.value(document.get("output")),
+    }
+    usage = document.get("usage")
+    if usage and usage.get("error"):
+        cleaned["usage"] = {**usage, "error": redact.text(usage["error"])}
+    return cleaned

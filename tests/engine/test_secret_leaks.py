@@ -8,6 +8,7 @@ it. The secrets are set in UET's environment, as a user would.
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from collections.abc import Callable
@@ -18,8 +19,13 @@ import pytest
 from leaks import assert_no_secret_stored
 
 from core.engine.bundle import load_bundle
+from core.engine.execution.outcome import LogFile, Outcome
+from core.engine.execution.runner import outcome_document, outcome_from
 from core.engine.options import RunOptions, RunResult
+from core.engine.process_worker import redacted_document
+from core.engine.routing.usage import Usage
 from core.engine.runs import run_bundle
+from core.secrets import Redactor
 from core.state import Ledger
 
 PY = sys.executable
@@ -203,3 +209,31 @@ def test_a_secret_that_is_a_number_in_an_output_is_stored_as_its_mask(
     assert logs_of(ledger, result.run_id)["after.1.stdout.log"] == "[redacted:PIN_KEY]\n"
     out, err = capfd.readouterr()
     assert "1234" not in out + err
+
+
+def test_a_process_workers_outcome_keeps_uets_numbers_whatever_secret_they_spell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A `uet worker` hands its outcome back through the ledger as a document: what the tool
+    wrote (error, output, a usage error) is redacted, UET's own numbers (duration, exit code,
+    byte counts) stay numbers, and the document reads back."""
+    monkeypatch.setenv("PIN_KEY", "1234")
+    redact = Redactor()
+    outcome = Outcome(
+        "failed",
+        1234.0,
+        exit_code=1234 % 256,
+        error="exited: pin 1234",
+        output={"pin": 1234},
+        stdout=LogFile("/logs/t.1.stdout.log", 1234, False),
+        usage=Usage(error="bad pin 1234"),
+        cpu_seconds=0.1234,
+    )
+    stored = redacted_document(outcome_document(outcome), redact)
+    back = outcome_from(json.loads(json.dumps(stored)))
+    assert back.error == "exited: pin [redacted:PIN_KEY]"
+    assert back.output == {"pin": "[redacted:PIN_KEY]"}
+    assert back.usage is not None
+    assert back.usage.error == "bad pin [redacted:PIN_KEY]"
+    assert (back.duration_seconds, back.cpu_seconds) == (1234.0, 0.1234)
+    assert back.stdout == LogFile("/logs/t.1.stdout.log", 1234, False)
