@@ -161,6 +161,22 @@ class RepositoryEmpty(InvalidInput):
 # --- not found (exit 1) -----------------------------------------------------------------------
 
 
+class SandboxUnavailable(InvalidInput):
+    """``sandbox: required`` was asked for and this machine cannot give one."""
+
+    code = "UET108"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"the sandbox is required but unavailable: {reason}; nothing was run "
+            "(or set sandbox to auto to run without it, with a warning)"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.reason,))
+
+
 class NotFound(UetError):
     code = "UET200"
 
@@ -371,6 +387,45 @@ class IntegrationBranchMissing(UetError):
         return (self.__class__, (self.run_id, self.branch, self.committed))
 
 
+class IntegrationTampered(UetError):
+    """A run's integration branch holds a commit UET did not make (a tool or a person moved
+    ``uet/<run>``); nothing lands on it until it is put back."""
+
+    code = "UET308"
+
+    def __init__(
+        self, run_id: str, branch: str, commit: str, reason: str, last_good: str, head: str
+    ) -> None:
+        self.run_id = run_id
+        self.branch = branch
+        self.commit = commit
+        self.reason = reason
+        self.last_good = last_good
+        self.head = head
+        super().__init__(
+            f"run {run_id}: its integration branch {branch} holds commit {commit[:12]}, which "
+            f"UET did not make ({reason}); nothing lands on it. Look at what is there "
+            f"(`git log {last_good[:12]}..{head[:12]}`), then put the branch back to the last "
+            f"commit UET made: `git update-ref refs/heads/{branch} {last_good} {head}`"
+        )
+
+    def payload(self) -> dict[str, str]:
+        """What the ``integration.tampered`` event records."""
+        return {
+            "branch": self.branch,
+            "commit": self.commit,
+            "reason": self.reason,
+            "last_good": self.last_good,
+            "head": self.head,
+        }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            self.__class__,
+            (self.run_id, self.branch, self.commit, self.reason, self.last_good, self.head),
+        )
+
+
 # --- git ----------------------------------------------------------------------------------------
 
 
@@ -468,6 +523,7 @@ __all__ = [
     "GitFailed",
     "IllegalTransition",
     "IntegrationBranchMissing",
+    "IntegrationTampered",
     "InvalidInput",
     "InvalidLedgerURL",
     "Issue",
@@ -487,6 +543,7 @@ __all__ = [
     "RunNotFound",
     "RunNotResumable",
     "RunOwned",
+    "SandboxUnavailable",
     "UetError",
     "UnknownDependency",
     "UnknownSchema",

@@ -27,6 +27,14 @@ def _worktrees_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("UET_WORKTREES", str(tmp_path / "uet-worktrees"))
 
 
+@pytest.fixture(autouse=True)
+def _processes_only_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests talk to their tools through files in tmp_path, which the sandbox's private /tmp
+    hides: they run at the processes-only level unless they ask for the sandbox (the
+    ``isolation`` fixture, ``require_sandbox``, or ``UET_SANDBOX=auto``)."""
+    monkeypatch.setenv("UET_SANDBOX", "off")
+
+
 @pytest.fixture
 def plain_subprocesses(monkeypatch: pytest.MonkeyPatch) -> None:
     """For tests whose subprocesses (tools, gates, tiny pytest projects) run no UET code: they
@@ -129,7 +137,7 @@ def require_sandbox() -> Any:
     (CI installs bubblewrap, so there a missing sandbox fails the test instead)."""
     from core.engine.execution.sandbox import detect
 
-    isolation = detect("auto")
+    isolation = detect("required")
     if not isolation.sandboxed:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the sandboxed path: {isolation.reason}")

@@ -95,3 +95,17 @@ def trailer_values(repo: Path, branch: str, key: str) -> list[str]:
     """Every value of trailer ``key`` on ``branch`` (one per commit carrying it)."""
     out = git(repo, "log", f"--format=%(trailers:key={key},valueonly)", branch)
     return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def children(repo: Path, commit: str) -> list[str]:
+    """Every commit object in the repository, reachable or not, that has ``commit`` as a parent
+    (what "nothing was built on it" means)."""
+    listing = git(
+        repo, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"
+    )
+    commits = [line.split()[0] for line in listing.splitlines() if line.endswith(" commit")]
+    found = []
+    for sha in commits:
+        if commit in git(repo, "log", "-1", "--format=%P", sha).split():
+            found.append(sha)
+    return found

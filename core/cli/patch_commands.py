@@ -11,13 +11,8 @@ from core.cli.common import json_option, readable_ledger, writable_ledger
 from core.cli.output import duration, echo_json, gate_counts, located, short, styled_state, table
 from core.engine.gates import gate_result_document
 from core.engine.options import RunOptions
-from core.engine.patches.manage import (
-    drop_patch,
-    find_patch,
-    land_run,
-    requeue_patch,
-    rollback_patch,
-)
+from core.engine.patches.landing import land_run
+from core.engine.patches.manage import drop_patch, find_patch, requeue_patch, rollback_patch
 from core.engine.patches.records import artifact_document, entry_document
 from core.engine.runs import resolve_run_id
 from core.state import GateResultRow, Ledger, PatchRow
@@ -283,7 +278,12 @@ def land(ctx: click.Context, run_ref: str | None, ff_only: bool, as_json: bool) 
     Fast-forwards when your branch has not moved since the run started, else makes a
     merge commit (or refuses, with --ff-only). Refused, with the reason, when the
     working tree has uncommitted changes, HEAD is detached, the run is still executing,
-    or the merge would conflict; then nothing is changed.
+    the merge would conflict, or uet/<run> holds a commit UET did not make (the message
+    says how to put it back); then nothing is changed.
+
+    Safe to interrupt: killed half way, your checkout is at the old commit or the new
+    one, or running `uet land` again finishes the landing (it says which files to settle
+    when it cannot tell its own writes from yours).
 
     \b
     Examples:

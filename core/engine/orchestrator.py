@@ -31,13 +31,16 @@ from core import clock
 from core.engine import faults
 from core.engine.attempts import as_outcome, new_attempt, outcome_fields
 from core.engine.costs import Budgets, Crossing, attempt_cost
+from core.engine.execution import sandbox
 from core.engine.execution.command import ProcessTable
 from core.engine.execution.outcome import Outcome
 from core.engine.execution.runner import AttemptRef, AttemptRunner, ToolCommand
+from core.engine.execution.sandbox import require_isolation
 from core.engine.lifecycle import TASK
 from core.engine.options import RunOptions, RunResult
 from core.engine.patches.attempt import WriteSpec
 from core.engine.patches.flow import PatchFlow
+from core.engine.patches.provenance import tampered_event
 from core.engine.planning import PlanNode, plan
 from core.engine.recorder import Changes, Recorder
 from core.engine.recovery import kill_orphans
@@ -49,7 +52,7 @@ from core.engine.routing.strategies import Decision
 from core.engine.stopping import on_stop_signals
 from core.engine.worker_records import move, register
 from core.engine.workers import Job, WorkerPool
-from core.errors import ConcurrentUpdate, RunNotFound
+from core.errors import ConcurrentUpdate, IntegrationTampered, RunNotFound
 from core.ids import new_id
 from core.state import Ledger, PatchRow, RunRow
 
@@ -140,6 +143,7 @@ class Orchestrator:
         self._timers: list[tuple[float, int, _Task]] = []
         self._active: dict[str, _Active] = {}
         self._halt_reason: str | None = None  # fail_fast: start nothing more
+        self._tampered: str | None = None  # the integration branch holds a foreign commit
         self._signal: str | None = None
         self._canceled = False
         self._next_poll = 0.0
@@ -163,6 +167,14 @@ class Orchestrator:
             with on_stop_signals(self._on_signal, self.options.handle_signals):
                 with self.recorder.transaction() as ch:
                     self._claim(ch, run["state"])
+                    if self._unsandboxed is not None:
+                        # Said once per run (start or resume): its tools are not sandboxed.
+                        log.warning("tools run without an OS sandbox: %s", self._unsandboxed)
+                        ch.event(
+                            "sandbox.unavailable",
+                            run_id=self.run_id,
+                            payload={"level": sandbox.PROCESSES, "reason": self._unsandboxed},
+                        )
                     self._reconcile_landings(ch)
                     self._settle_pending(ch)
                 return self._loop(pool)
@@ -183,6 +195,13 @@ class Orchestrator:
         run = self.ledger.get_run(self.run_id)
         if run is None:
             raise RunNotFound(self.run_id)
+        isolation = require_isolation(run["router"])
+        mode, writable = sandbox.settings(run["router"])
+        self.runner.isolation, self.runner.writable = isolation, writable
+        # Without the sandbox that auto asked for, the run says so (turned off: as asked).
+        self._unsandboxed: str | None = (
+            isolation.reason if mode == "auto" and not isolation.sandboxed else None
+        )
         if run["integration_branch"] is not None:
             self._flow = PatchFlow(
                 self.ledger,
@@ -192,6 +211,8 @@ class Orchestrator:
                 keep_worktrees=self.options.keep_worktrees,
                 log_max_bytes=self.options.log_max_bytes,
                 kill_grace=self.options.kill_grace_seconds,
+                isolation=isolation,
+                writable=writable,
             )
         for ws in run["workstreams"]:
             self._policy[ws["workstream_id"]] = ws.get("on_task_failure") or "skip_dependents"
@@ -549,10 +570,13 @@ class Orchestrator:
         env["UET_WORKTREE"] = str(active.write.worktree)
         return self._flow.execute(
             active.write,
-            lambda cwd: self.runner.command(ref, request, active.command, cwd, env),
+            lambda cwd, confinement: self.runner.command(
+                ref, request, active.command, cwd, env, confinement
+            ),
             env,
             f"{active.task.id}.{active.attempt_no}",
             active.attempt_id,
+            network=active.command.network if active.command else False,
         )
 
     # -- recording outcomes --------------------------------------------------------------------
@@ -727,10 +751,17 @@ class Orchestrator:
         assert flow is not None  # noqa: S101 - only runs with writing tasks queue patches
         while self._landing:
             _, task, patch = heapq.heappop(self._landing)
+            if self._tampered is not None:
+                self._not_landed(task, self._tampered)
+                continue
             subject = f"uet: {task.id}"
             if task.request.get("tool"):
                 subject += f" ({task.request['tool']})"
-            landing = flow.land(patch, subject)
+            try:
+                landing = flow.land(patch, subject)
+            except IntegrationTampered as exc:
+                self._branch_tampered(task, patch, exc)
+                continue
             faults.point("after-land")
             with self.recorder.transaction() as ch:
                 if landing.commit is not None:
@@ -738,6 +769,24 @@ class Orchestrator:
                 else:
                     self._landing_failed(ch, task, patch, landing.conflict or "does not apply")
         self._startable = True  # dependents may have been released, retries queued
+
+    def _branch_tampered(self, task: _Task, patch: PatchRow, exc: IntegrationTampered) -> None:
+        """The branch holds a commit UET did not make: the run fails with that reason. Nothing
+        more starts or lands; the patch stays verified (its task is not to blame)."""
+        self._tampered = str(exc)
+        with self.recorder.transaction() as ch:
+            tampered_event(ch, exc, task_id=task.id, patch_id=patch["patch_id"])
+            for other in self._tasks.values():
+                if other.state in ("pending", "ready", "retrying"):
+                    self._transition(ch, other, "cancel", reason=self._tampered)
+        self._halt_reason = self._tampered
+        self._ready.clear()
+        self._timers.clear()
+        self._not_landed(task, self._tampered)
+
+    def _not_landed(self, task: _Task, why: str) -> None:
+        with self.recorder.transaction() as ch:
+            self._transition(ch, task, "fail", reason=f"its patch did not land: {why}")
 
     def _committed(
         self, ch: Changes, task: _Task, patch: PatchRow, commit: str, note: str | None
@@ -881,7 +930,7 @@ class Orchestrator:
                 end: dict[str, Any] = {"finished_at": ch.now, "owner_pid": None, "owner_host": None}
                 if failed:
                     shown = ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
-                    reason = f"{len(failed)} task(s) failed: {shown}"
+                    reason = self._tampered or f"{len(failed)} task(s) failed: {shown}"
                     ch.run(self.run_id, "running", "fail", reason=reason, **end)
                     return self._result("failed", reason)
                 ch.run(self.run_id, "running", "succeed", **end)

@@ -14,6 +14,7 @@ from core import clock
 from core.adapters.git import Git, open_repository
 from core.engine.bundle import Bundle
 from core.engine.events import EventBus
+from core.engine.execution.sandbox import require_isolation
 from core.engine.lifecycle import RUN, TASK
 from core.engine.options import RunOptions, RunResult
 from core.engine.orchestrator import Orchestrator
@@ -87,6 +88,7 @@ def create_run(
     ``target`` is what :func:`check_target` returned for it, when the caller checked first.
     """
     options = options or RunOptions()
+    require_isolation(bundle.router.document if bundle.router else None)
     run_id = new_id()
     workdir = (workdir or Path.cwd()).resolve()
     if target is None:

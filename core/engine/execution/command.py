@@ -139,8 +139,8 @@ def run_command(
             if missing is not None:
                 return Outcome("failed", time.monotonic() - started, error=missing, retryable=False)
         spawn, environment = isolation.wrap(argv, cwd, environment, confinement)
-    if not sandboxed:
-        reaping.become_subreaper()
+    # Orphans become UET's children, the sandbox's init among them once bwrap has exited.
+    reaping.become_subreaper()
     try:
         with _SPAWNING:
             proc = subprocess.Popen(
@@ -176,7 +176,8 @@ def run_command(
             reaping.wait_gone(family)
         else:
             reaping.kill(family)
-            processes.sweep()
+        # Reaping the sandbox's init waits for its PID namespace to be empty.
+        processes.sweep()
     duration = time.monotonic() - started
     code = proc.returncode
     common: dict[str, Any] = {

@@ -8,14 +8,17 @@ through the ledger as a JSON document (:func:`outcome_document`, :func:`outcome_
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from core.engine.execution.call import run_call
 from core.engine.execution.command import ProcessTable, run_command
 from core.engine.execution.outcome import LogFile, Outcome
+from core.engine.execution.sandbox import Confinement, Isolation, detect
+from core.engine.patches.copies import worktrees_home
 from core.engine.routing.usage import Usage, parse_usage
 from core.secrets import Redactor
 
@@ -29,6 +32,7 @@ class ToolCommand:
     env: Mapping[str, str]
     timeout: float | None
     usage_parser: str
+    network: bool = False  # the tool needs the network (agent CLIs call their API)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class AttemptRunner:
     environ: Mapping[str, str]
     log_max_bytes: int
     kill_grace: float
+    isolation: Isolation = field(default_factory=detect)
+    writable: tuple[Path, ...] = ()  # more paths tools may write (a package cache)
 
     def __post_init__(self) -> None:
         self.redact = Redactor(self.environ)
@@ -85,10 +91,38 @@ class AttemptRunner:
         command: ToolCommand | None,
         cwd: Path,
         env: Mapping[str, str],
+        confinement: Confinement | None = None,
     ) -> Outcome:
-        """Run the task's argv (or the routed tool's) in ``cwd``."""
+        """Run the task's argv (or the routed tool's) in ``cwd``, confined by
+        ``confinement`` (a writing attempt's copy) or, by default, read-only but for a private
+        HOME and /tmp."""
+        home: Path | None = None
+        if confinement is None:
+            home = worktrees_home() / "homes" / ref.attempt_id
+            confinement = Confinement(
+                writable=self.writable,
+                readable=(cwd,),
+                home=home,
+                network=command.network if command else False,
+            )
+        try:
+            outcome = self._spawn(ref, request, command, cwd, env, confinement)
+        finally:
+            if home is not None:
+                shutil.rmtree(home, ignore_errors=True)
+        return with_usage(outcome, command) if command is not None else outcome
+
+    def _spawn(
+        self,
+        ref: AttemptRef,
+        request: Mapping[str, Any],
+        command: ToolCommand | None,
+        cwd: Path,
+        env: Mapping[str, str],
+        confinement: Confinement,
+    ) -> Outcome:
         stem = self.stem(ref)
-        outcome = run_command(
+        return run_command(
             command.argv if command else request["argv"],
             cwd=str(cwd),
             env=env,
@@ -100,8 +134,9 @@ class AttemptRunner:
             key=ref.attempt_id,
             kill_grace=self.kill_grace,
             redact=self.redact,
+            isolation=self.isolation,
+            confinement=confinement,
         )
-        return with_usage(outcome, command) if command is not None else outcome
 
     def run(
         self, ref: AttemptRef, request: Mapping[str, Any], command: ToolCommand | None

@@ -33,6 +33,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import SandboxUnavailable
+
 MODES = ("auto", "required", "off")
 ENV_VAR = "UET_SANDBOX"
 BUBBLEWRAP = "bubblewrap"
@@ -161,11 +163,16 @@ def _visible_under_tmp(
     return kept
 
 
+def detect(mode: str | None = None) -> Isolation:
+    """The isolation this process can give its tools under ``mode`` (default: from
+    ``$UET_SANDBOX``, else ``auto``): ``auto``, bubblewrap when it works here; ``off``,
+    processes only; ``required``, the same as auto (the caller refuses to run when it is not
+    sandboxed)."""
+    return _detect(resolve_mode(mode))
+
+
 @functools.lru_cache(maxsize=4)
-def detect(mode: str = "auto") -> Isolation:
-    """The isolation this process can give its tools under ``mode`` (``auto``: bubblewrap
-    when it works here; ``off``: processes only; ``required``: the same as auto, the caller
-    refuses when it is not sandboxed)."""
+def _detect(mode: str) -> Isolation:
     if mode == "off":
         return Isolation(PROCESSES, "the sandbox is turned off (sandbox: off)")
     if not sys.platform.startswith("linux"):
@@ -206,3 +213,30 @@ def resolve_mode(*choices: str | None) -> str:
     if "required" in chosen:
         return "required"
     return "off" if "off" in chosen else "auto"
+
+
+def settings(router: Mapping[str, object] | None) -> tuple[str, tuple[Path, ...]]:
+    """The mode and extra writable paths a run's router config asks for (``sandbox``: a mode,
+    or ``{"mode": ..., "writable": [...]}``), the mode resolved with ``$UET_SANDBOX``."""
+    value = (router or {}).get("sandbox")
+    mode: str | None = None
+    writable: tuple[Path, ...] = ()
+    if isinstance(value, str):
+        mode = value
+    elif isinstance(value, Mapping):
+        chosen = value.get("mode")
+        mode = chosen if isinstance(chosen, str) else None
+        paths = value.get("writable") or []
+        if isinstance(paths, list):
+            writable = tuple(Path(str(p)).expanduser().resolve() for p in paths)
+    return resolve_mode(mode), writable
+
+
+def require_isolation(router: Mapping[str, object] | None) -> Isolation:
+    """The isolation a run with this router config gets; refuses (exit 2, nothing written)
+    when the config or ``$UET_SANDBOX`` requires a sandbox this machine cannot give."""
+    mode, _ = settings(router)
+    isolation = detect(mode)
+    if mode == "required" and not isolation.sandboxed:
+        raise SandboxUnavailable(f"{isolation.reason}; {INSTALL_HINT}")
+    return isolation

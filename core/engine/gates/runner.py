@@ -27,6 +27,7 @@ from typing import Any
 
 from core import clock
 from core.engine.execution.command import ProcessTable, run_command
+from core.engine.execution.sandbox import Confinement, Isolation
 from core.engine.gates.definition import GateDefinition
 from core.engine.gates.parsing import (
     Failure,
@@ -136,8 +137,11 @@ def run_gate(
     key: str,
     cap: int,
     kill_grace: float = 3.0,
+    isolation: Isolation | None = None,
+    confinement: Confinement | None = None,
 ) -> GateRun:
-    """Run ``definition`` in ``checkout`` (a worktree, or the user's tree for `uet gate run`)."""
+    """Run ``definition`` in ``checkout`` (an attempt's copy, confined to it, or the user's
+    tree for `uet gate run`)."""
     cwd = (checkout / definition.cwd).resolve() if definition.cwd else checkout
     argv = list(definition.run)
     junit_path: Path | None = None
@@ -181,6 +185,8 @@ def run_gate(
         processes=processes,
         key=key,
         kill_grace=kill_grace,
+        isolation=isolation,
+        confinement=confinement,
         redact=redact,
     )
     run.duration_seconds = round(time.monotonic() - started, 6)

@@ -1,13 +1,15 @@
 """One writing attempt, start to finish, inside a worker: the patch-first pipeline.
 
-1. a fresh worktree at the integration head;
-2. the tool runs there (argv only, own process group, timeout);
-3. the repository guard checks the tool did not reach around its worktree;
-4. the change becomes a patch (diff stored under ``<ledger>/patches/<patch-id>.diff``);
+1. a private copy at the integration head (:mod:`core.engine.patches.copies`);
+2. the tool runs there (argv only, own process group, timeout, in the sandbox where there is
+   one, confined to the copy and its private HOME);
+3. the repository guard checks the tool did not reach around its copy;
+4. the change is read back through UET's own git directory and becomes a patch (diff stored
+   under ``<ledger>/patches/<patch-id>.diff``);
 5. policy and scope checks (every violation listed);
 6. the oscillation check: the same diff as an earlier failed attempt is quarantined;
-7. the task's gates run in the worktree;
-8. the worktree is removed (kept on failure when the run asks for it).
+7. the task's gates run in the copy, confined the same way, each watched by the guard;
+8. the copy is removed (kept on failure when the run asks for it).
 
 Nothing here writes to the ledger: the orchestrator records the whole :class:`PatchOutcome`
 in one transaction when the worker hands it back.
@@ -25,10 +27,10 @@ from core.adapters.git import Git
 from core.engine.execution.outcome import Outcome
 from core.engine.gates import GateDefinition, GateRun
 from core.engine.patches.capture import CapturedPatch, CaptureFailed, capture
+from core.engine.patches.copies import Copies, Copy
 from core.engine.patches.guard import RepoGuard
 from core.engine.patches.policy import Policy, check
 from core.engine.patches.secrets_scan import redacted_diff, scan_patch
-from core.engine.patches.worktrees import Worktrees, admin_dir
 from core.errors import GitFailed
 from core.ids import new_id
 from core.secrets import Redactor
@@ -74,15 +76,15 @@ class PatchOutcome:
     feedback: str | None = None
 
 
-ToolRunner = Callable[[Path], Outcome]  # runs the tool with the given working directory
+ToolRunner = Callable[[Path, Copy], Outcome]  # runs the tool in a directory of the copy
 
 
-GateRunner = Callable[[GateDefinition, Path], GateRun]  # runs one gate in the given checkout
+GateRunner = Callable[[GateDefinition, Copy], GateRun]  # runs one gate in the copy
 
 
 def run_writing_attempt(
     git: Git,
-    worktrees: Worktrees,
+    copies: Copies,
     guard: RepoGuard,
     spec: WriteSpec,
     run_tool: ToolRunner,
@@ -90,12 +92,12 @@ def run_writing_attempt(
 ) -> Outcome:
     """Run one writing attempt; the returned outcome carries a :class:`PatchOutcome`."""
     try:
-        worktree = worktrees.create(spec.worktree, spec.base_commit)
-    except GitFailed as exc:
-        return Outcome("failed", 0.0, error=f"cannot create the worktree: {exc}")
-    admin = admin_dir(worktree)  # read before the tool can rewrite the .git file
+        copy = copies.create(spec.worktree, spec.base_commit)
+    except (GitFailed, OSError) as exc:
+        copies.remove(spec.worktree)
+        return Outcome("failed", 0.0, error=f"cannot create the attempt's copy: {exc}")
     before = guard.snapshot()
-    outcome = run_tool(worktree / spec.cwd_in_repo)
+    outcome = run_tool(copy.path / spec.cwd_in_repo, copy)
     breach = guard.check(before)
     failed = True
     try:
@@ -109,29 +111,28 @@ def run_writing_attempt(
             )
         if not outcome.succeeded:
             return outcome
-        result = _after_tool(git, worktree, admin, spec, run_gate)
+        result = _after_tool(git, copy, spec, run_gate, guard)
         failed = result.verdict not in (VERIFIED, NO_CHANGE) or (
             result.verdict == NO_CHANGE and spec.expect_change
         )
         return _conclude(outcome, result, spec)
     finally:
         if failed and spec.keep_worktree_on_failure:
-            log.info("keeping worktree %s of a failed attempt", worktree)
+            log.info("keeping the copy %s of a failed attempt", copy.path)
         else:
-            worktrees.remove(worktree, admin)
+            copies.remove(copy.path)
 
 
 def _after_tool(
     git: Git,
-    worktree: Path,
-    admin: Path | None,
+    copy: Copy,
     spec: WriteSpec,
     run_gate: GateRunner,
+    guard: RepoGuard,
 ) -> PatchOutcome:
-    if admin is None:
-        return PatchOutcome(REJECTED, reasons=["the worktree's .git file is gone or rewritten"])
+    copy.restore_admin()
     try:
-        patch = capture(git, worktree, admin, spec.base_commit)
+        patch = capture(git, copy.path, copy.admin, spec.base_commit)
     except CaptureFailed as exc:
         return PatchOutcome(REJECTED, reasons=[str(exc)])
     if patch is None:
@@ -151,21 +152,36 @@ def _after_tool(
     earlier = spec.failed_hashes.get(patch.sha256)
     if earlier is not None:
         spec.quarantine_dir.mkdir(parents=True, exist_ok=True)
-        copy = spec.quarantine_dir / f"{patch_id}.diff"
-        shutil.copyfile(diff_path, copy)
+        copy_path = spec.quarantine_dir / f"{patch_id}.diff"
+        shutil.copyfile(diff_path, copy_path)
         result.verdict = QUARANTINED
         result.oscillates_with = [earlier]
-        result.quarantine_path = str(copy)
+        result.quarantine_path = str(copy_path)
         result.reasons = [f"same diff as failed patch {earlier} (oscillation)"]
         return result
     for gate in spec.gates:
-        result.gate_runs.append(run_gate(gate, worktree))
+        result.gate_runs.append(guarded_gate(run_gate, gate, copy, guard))
     blocking = [run for run in result.gate_runs if run.decision == "block"]
     if blocking:
         result.verdict = GATE_FAILED
         result.reasons = [f"gate {run.gate!r} {run.state}" for run in blocking]
         result.feedback = "\n\n".join(run.feedback for run in blocking if run.feedback) or None
     return result
+
+
+def guarded_gate(
+    run_gate: GateRunner, gate: GateDefinition, copy: Copy, guard: RepoGuard
+) -> GateRun:
+    """Run ``gate`` in ``copy`` under the guard: a gate that changed anything outside its
+    copy (a test writing a hook into the user's repository, say) is an error, whatever it
+    exited with, and what it changed is undone."""
+    before = guard.snapshot()
+    run = run_gate(gate, copy)
+    breach = guard.check(before)
+    if breach:
+        run.state = "error"
+        run.summary = breach.describe().replace("the tool", f"gate {gate.name!r}", 1)
+    return run
 
 
 def _conclude(outcome: Outcome, result: PatchOutcome, spec: WriteSpec) -> Outcome:

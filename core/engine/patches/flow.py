@@ -1,6 +1,6 @@
 """The patch-first side of a run, as the orchestrator drives it.
 
-:class:`PatchFlow` owns a run's repository, integration branch and worktrees. The orchestrator
+:class:`PatchFlow` owns a run's repository, integration branch and private copies. The orchestrator
 asks it to prepare a writing attempt (thread of the orchestrator), to execute it (worker
 thread), to record what came of it (inside the orchestrator's transaction), and to land
 verified patches (one at a time, between transactions). Task transitions stay with the
@@ -21,6 +21,7 @@ from typing import Any
 from core.adapters.git import Git, open_repository
 from core.engine.execution.command import ProcessTable
 from core.engine.execution.outcome import Outcome
+from core.engine.execution.sandbox import Confinement, Isolation, detect
 from core.engine.gates import GateDefinition, GateRun, declared_in, run_gate
 from core.engine.patches.attempt import (
     VERIFIED,
@@ -28,6 +29,7 @@ from core.engine.patches.attempt import (
     WriteSpec,
     run_writing_attempt,
 )
+from core.engine.patches.copies import Copies, Copy, exclude_from_status
 from core.engine.patches.guard import RepoGuard
 from core.engine.patches.integration import (
     IntegrationBranch,
@@ -36,10 +38,10 @@ from core.engine.patches.integration import (
     landed_patches,
 )
 from core.engine.patches.policy import Policy
+from core.engine.patches.provenance import LedgerProvenance, record_tampered
 from core.engine.patches.records import record_patch
-from core.engine.patches.worktrees import Worktrees, exclude_from_status
 from core.engine.recorder import Changes
-from core.errors import IntegrationBranchMissing
+from core.errors import IntegrationBranchMissing, IntegrationTampered
 from core.state import Ledger, PatchRow, RunRow
 
 log = logging.getLogger(__name__)
@@ -59,13 +61,20 @@ class PatchFlow:
         keep_worktrees: bool,
         log_max_bytes: int,
         kill_grace: float,
+        isolation: Isolation | None = None,
+        writable: tuple[Path, ...] = (),
     ) -> None:
         if run["repo"] is None or run["integration_branch"] is None or not run["base_commit"]:
             raise ValueError(f"run {run['run_id']} has no repository")
         self.run_id = run["run_id"]
         self.git: Git = open_repository(Path(run["repo"]))
-        self.branch = IntegrationBranch(self.git, run["integration_branch"])
         self.base_commit: str = run["base_commit"]
+        self.branch = IntegrationBranch(
+            self.git,
+            run["integration_branch"],
+            base=self.base_commit,
+            provenance=LedgerProvenance(ledger, self.run_id),
+        )
         if self.git.rev_parse(self.branch.ref) is None:
             # A crash right after the run was recorded leaves no branch yet: make it. One that
             # held landed patches must not silently start again from the base.
@@ -73,8 +82,16 @@ class PatchFlow:
             if committed:
                 raise IntegrationBranchMissing(self.run_id, self.branch.branch, committed)
             self.branch.create(self.base_commit)
-        self.worktrees = Worktrees(self.git, self.run_id)
+        try:  # nothing runs or lands on a branch holding commits UET did not make
+            self.branch.open()
+        except IntegrationTampered as exc:
+            record_tampered(ledger, exc)
+            raise
+        self.worktrees = Copies(self.git, self.run_id)
+        self.isolation = isolation or detect()
+        self.writable = writable  # more paths tools and gates may write (a package cache)
         common = self.git.common_dir()
+        self._readable = (self.git.repo, common)
         # UET's folders inside the project stay out of `git status`: the worktree links, and
         # the ledger (logs, patches) when it is kept there.
         exclude_from_status(
@@ -135,33 +152,54 @@ class PatchFlow:
     def execute(
         self,
         spec: WriteSpec,
-        run_tool: Callable[[Path], Outcome],
+        run_tool: Callable[[Path, Confinement], Outcome],
         env: Mapping[str, str],
         stem: str,
         key: str,
+        *,
+        network: bool = False,
     ) -> Outcome:
-        """Run a writing attempt; its duration covers all of it (worktree, tool, capture,
-        checks, gates), not the tool alone."""
+        """Run a writing attempt; its duration covers all of it (copy, tool, capture,
+        checks, gates), not the tool alone. The tool is confined to its copy (with the
+        network when ``network``), its gates the same way without the network."""
         gate = self.gate_runner(env, stem, key)
         started = time.monotonic()
-        outcome = run_writing_attempt(self.git, self.worktrees, self.guard, spec, run_tool, gate)
+        outcome = run_writing_attempt(
+            self.git,
+            self.worktrees,
+            self.guard,
+            spec,
+            lambda cwd, copy: run_tool(cwd, self.confinement(copy, network=network)),
+            gate,
+        )
         return replace(outcome, duration_seconds=time.monotonic() - started)
+
+    def confinement(self, copy: Copy, *, network: bool = False) -> Confinement:
+        """What a process of the attempt working in ``copy`` may touch."""
+        return Confinement(
+            writable=(copy.path, *self.writable),
+            readable=self._readable,
+            home=copy.home,
+            network=network,
+        )
 
     def gate_runner(
         self, env: Mapping[str, str], stem: str, key: str
-    ) -> Callable[[GateDefinition, Path], GateRun]:
-        """Runs one gate in a checkout, its log under ``<logs>/<stem>.gates/``."""
+    ) -> Callable[[GateDefinition, Copy], GateRun]:
+        """Runs one gate in a copy, confined to it, its log under ``<logs>/<stem>.gates/``."""
 
-        def gate(definition: GateDefinition, checkout: Path) -> GateRun:
+        def gate(definition: GateDefinition, copy: Copy) -> GateRun:
             return run_gate(
                 definition,
-                checkout=checkout,
+                checkout=copy.path,
                 log_dir=self.logs_dir / f"{stem}.gates",
                 env=env,
                 processes=self.processes,
                 key=f"{key}:gate:{definition.name}",
                 cap=self.log_max_bytes,
                 kill_grace=self.kill_grace,
+                isolation=self.isolation,
+                confinement=self.confinement(copy),
             )
 
         return gate
@@ -202,6 +240,8 @@ class PatchFlow:
     # -- integration (orchestrator thread, between transactions) -------------------------------
 
     def land(self, patch: PatchRow, subject: str) -> Landing:
+        """Land a verified patch on the branch; raises IntegrationTampered (and lands nothing)
+        when the branch holds a commit UET did not make."""
         message = commit_message(subject, self.run_id, patch["task_id"], patch["patch_id"])
         landing = self.branch.land(Path(patch["diff_path"]), message)
         if landing.commit is not None:

@@ -1,5 +1,6 @@
 """What people do with patches after a run: roll one back, drop it, requeue it, and land the
-run's integration branch into their own branch.
+run's integration branch into their own branch (that last one lives in
+:mod:`core.engine.patches.landing`, re-exported here).
 
 Each operation checks the patch's state against the patch lifecycle before touching git, and
 writes the new state with its event in one transaction after git has done its part. Git steps
@@ -11,22 +12,15 @@ the same command again records what is already there instead of doing it twice.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.adapters.git import (
-    IDENTITY,
-    Git,
-    commits_with_trailer,
-    git_environment,
-    open_repository,
-)
+from core.adapters.git import Git, commits_with_trailer, open_repository
 from core.engine.events import EventBus
 from core.engine.execution.command import ProcessTable
 from core.engine.lifecycle import PATCH
 from core.engine.options import RunOptions
-from core.engine.patches.attempt import PatchOutcome
+from core.engine.patches.attempt import PatchOutcome, guarded_gate
 from core.engine.patches.flow import PatchFlow
 from core.engine.patches.integration import (
     REVERT_TRAILER,
@@ -35,11 +29,12 @@ from core.engine.patches.integration import (
     IntegrationBranch,
     landed_patches,
 )
+from core.engine.patches.landing import LandResult, land_run
 from core.engine.patches.records import record_gates, verdict_of
 from core.engine.recorder import Recorder
 from core.engine.recovery import owner_alive
 from core.engine.runs import get_run
-from core.errors import LandRefused, PatchNotActionable, PatchNotFound
+from core.errors import PatchNotActionable, PatchNotFound
 from core.state import Ledger, PatchRow, RunRow
 
 _ACTION_TRIGGER = {"rollback": "roll_back", "drop": "drop", "requeue": "requeue"}
@@ -165,7 +160,7 @@ def requeue_patch(
     bus: EventBus | None = None,
 ) -> PatchRow:
     """Try a patch that failed to land (or was quarantined) again, now: apply it to a fresh
-    worktree at the integration head, run its task's gates, and land it if they pass.
+    private copy at the integration head, run its task's gates, and land it if they pass.
 
     The task's own record does not change (its run may be long over); the patch's history
     tells what happened.
@@ -201,8 +196,8 @@ def _reverify(
         return _record_landed(recorder, flow, patch, landed)
     head = flow.branch.head()
     stem = f"{patch['task_id']}.requeue-{patch['patch_id'][-6:]}"
-    worktree = flow.worktrees.root / stem
-    flow.worktrees.create(worktree, head)
+    copy = flow.worktrees.create(flow.worktrees.root / stem, head)
+    worktree = copy.path
     failed = True
     try:
         applied = flow.git.run(
@@ -212,10 +207,13 @@ def _reverify(
             why = applied.stderr.decode("utf-8", "replace").strip().splitlines()
             return _does_not_apply(recorder, flow, patch, "; ".join(why[:3]))
         with recorder.transaction() as ch:
-            ch.patch(patch, "apply", reason=f"applied in a fresh worktree at {head[:12]}")
+            ch.patch(patch, "apply", reason=f"applied in a fresh copy at {head[:12]}")
         env = dict(os.environ)
         gate = flow.gate_runner(env, stem, patch["patch_id"])
-        runs = [gate(flow.gates[name], worktree) for name in request.get("gates", ())]
+        runs = [
+            guarded_gate(gate, flow.gates[name], copy, flow.guard)
+            for name in request.get("gates", ())
+        ]
         result = PatchOutcome("verified", patch_id=patch["patch_id"], gate_runs=runs)
         blocking = [r for r in runs if r.decision == "block"]
         with recorder.transaction() as ch:
@@ -259,115 +257,6 @@ def _record_landed(recorder: Recorder, flow: PatchFlow, patch: PatchRow, commit:
             applied_at=ch.now,
         )
     return patch
-
-
-# -- landing a run into the user's branch --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LandResult:
-    run_id: str
-    branch: str  # the integration branch
-    into: str  # the user's branch
-    mode: str  # "fast-forward" | "merge" | "up-to-date"
-    before: str
-    after: str
-    patches: int  # committed patches the run contributed
-
-    def document(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "branch": self.branch,
-            "into": self.into,
-            "mode": self.mode,
-            "before": self.before,
-            "after": self.after,
-            "patches": self.patches,
-        }
-
-
-def land_run(
-    ledger: Ledger, run_id: str, *, ff_only: bool = False, bus: EventBus | None = None
-) -> LandResult:
-    """Bring ``uet/<run>`` into the branch checked out in the run's repository.
-
-    Only with a clean working tree (tracked files), on a branch (not a detached HEAD), and once
-    no live process executes the run. A fast-forward when possible, else a merge commit
-    (refused with ``ff_only``); a merge that conflicts is aborted and the files named.
-    """
-    run = get_run(ledger, run_id)
-    if run["integration_branch"] is None or run["repo"] is None:
-        raise LandRefused(run_id, 'it changed no repository (no task had "writes": true)')
-    if owner_alive(run):
-        raise LandRefused(run_id, f"it is still being executed by pid {run['owner_pid']}")
-    git = open_repository(Path(run["repo"]))
-    branch = run["integration_branch"]
-    tip = git.rev_parse(f"refs/heads/{branch}")
-    if tip is None:
-        raise LandRefused(run_id, f"its integration branch {branch} no longer exists")
-    current = git.current_branch()
-    if current is None:
-        raise LandRefused(run_id, "HEAD is detached in the repository; check out a branch first")
-    into = current.removeprefix("refs/heads/")
-    if into == branch:
-        raise LandRefused(run_id, f"{branch} itself is checked out; check out your branch first")
-    dirty = git.dirty_paths()
-    if dirty:
-        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
-        raise LandRefused(
-            run_id, f"the working tree has uncommitted changes ({shown}); commit or stash them"
-        )
-    before = git.rev_parse("HEAD") or ""
-    committed = len(ledger.list_patches(run_id, state="committed"))
-    if git.is_ancestor(tip, before):
-        return LandResult(run_id, branch, into, "up-to-date", before, before, committed)
-    user = _as_user(git)
-    if git.is_ancestor(before, tip):
-        user.run("merge", "--ff-only", "--quiet", tip)
-        mode = "fast-forward"
-    else:
-        if ff_only:
-            raise LandRefused(
-                run_id,
-                f"{into} has commits {branch} lacks; a merge is needed (drop --ff-only), "
-                "or rebase your branch",
-            )
-        message = f"Land UET run {run_id} ({branch})"
-        merged = user.run("merge", "--no-ff", "--no-edit", "-m", message, tip, check=False)
-        if merged.returncode != 0:
-            conflicts = git.text("diff", "--name-only", "--diff-filter=U").split()
-            git.run("merge", "--abort", check=False)
-            shown = ", ".join(conflicts[:5]) or merged.stderr.decode("utf-8", "replace").strip()
-            raise LandRefused(
-                run_id, f"merging {branch} into {into} conflicts ({shown}); nothing was changed"
-            )
-        mode = "merge"
-    after = git.rev_parse("HEAD") or ""
-    with Recorder(ledger, bus).transaction() as ch:
-        ch.event(
-            "integration.landed",
-            run_id=run_id,
-            payload={
-                "branch": branch,
-                "into": into,
-                "mode": mode,
-                "before": before,
-                "after": after,
-            },
-        )
-    return LandResult(run_id, branch, into, mode, before, after, committed)
-
-
-def _as_user(git: Git) -> Git:
-    """git acting in the user's branch under their own identity when they configured one (UET's
-    fixed identity is only for commits on its integration branches)."""
-    if git.run("config", "--get", "user.email", check=False).returncode != 0:
-        return git
-    env = git_environment()
-    for key in IDENTITY:
-        if key not in os.environ:
-            env.pop(key, None)
-    return Git(git.repo, env)
 
 
 __all__ = [

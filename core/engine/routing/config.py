@@ -70,8 +70,14 @@ class Tool:
         (the task's own timeout wins)."""
         timeout = request.get("timeout_seconds") or self.limits.get("timeout_seconds")
         return ToolCommand(
-            self.id, argv, dict(self.spec.get("env", {})), timeout, self.usage_parser
+            self.id, argv, dict(self.spec.get("env", {})), timeout, self.usage_parser, self.network
         )
+
+    @property
+    def network(self) -> bool:
+        """Whether the sandbox lets the tool reach the network: agent CLIs call their API,
+        so their adapters say yes unless the entry says otherwise; commands say no."""
+        return bool(self.spec.get("network", self.spec.get("adapter", "command") != "command"))
 
     def price(self, model: str | None) -> Mapping[str, Any] | None:
         """The pricing of ``model`` (or the default model, or the only model priced)."""

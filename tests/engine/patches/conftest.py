@@ -1,5 +1,5 @@
 """Real git repositories for the patch tests: made in tmp_path with the real `git`, opened with
-`open_repository`, with worktrees made by UET's own `Worktrees`.
+`open_repository`, with private copies made by UET's own `Copies`.
 
 Fixtures:
 
@@ -7,7 +7,7 @@ Fixtures:
 - ``base``: the commit ``repo``'s HEAD points at;
 - ``commit_all``: ``commit_all(git, message, cwd=None) -> sha`` stages everything and commits
   (in the main checkout, or in a worktree when ``cwd`` names one);
-- ``new_worktree``: ``new_worktree(commit=None) -> Path``, a fresh detached worktree at
+- ``new_worktree``: ``new_worktree(commit=None) -> Path``, a fresh private copy at
   ``commit`` (the base by default), as a writing attempt gets one.
 
 A developer's global git configuration is kept out (``GIT_CONFIG_GLOBAL`` points at an empty
@@ -24,7 +24,7 @@ import gitrepos
 import pytest
 
 from core.adapters.git import Git, open_repository
-from core.engine.patches.worktrees import Worktrees, exclude_from_status
+from core.engine.patches.copies import Copies, exclude_from_status
 
 APP_LINES = [f"line {number}" for number in range(1, 21)]
 BASE_FILES: dict[str, str] = {
@@ -66,12 +66,12 @@ def commit_all() -> CommitAll:
 
 @pytest.fixture
 def new_worktree(repo: Git, base: str) -> NewWorktree:
-    """Make fresh worktrees the way a writing attempt gets one (``Worktrees.create``)."""
-    worktrees = Worktrees(repo, RUN_ID)
-    exclude_from_status(repo.common_dir(), repo.repo, [worktrees.links.parent])
+    """Make fresh private copies the way a writing attempt gets one (``Copies.create``)."""
+    copies = Copies(repo, RUN_ID)
+    exclude_from_status(repo.common_dir(), repo.repo, [copies.links.parent])
     numbers = itertools.count(1)
 
     def make(commit: str | None = None, task_id: str = "task") -> Path:
-        return worktrees.create(worktrees.path_for(task_id, next(numbers)), commit or base)
+        return copies.create(copies.path_for(task_id, next(numbers)), commit or base).path
 
     return make

@@ -23,8 +23,8 @@ from core.clock import now
 from core.contracts import issues, registry
 from core.engine.patches import diff
 from core.engine.patches.capture import CapturedPatch, CaptureFailed, capture
+from core.engine.patches.copies import admin_dir
 from core.engine.patches.policy import Policy, check
-from core.engine.patches.worktrees import admin_dir
 from core.ids import new_id
 
 BINARY = bytes(range(256)) * 3 + b"\0\0tail\0"
@@ -419,6 +419,7 @@ def test_a_rewritten_dot_git_file_is_not_trusted(
     admin = admin_dir(worktree)
     assert admin is not None
     write_files(worktree, {"src/new.py": "n = 1\n"})
+    shutil.rmtree(worktree / ".git")  # the copy's own repository, replaced by a pointer
     (worktree / ".git").write_text("gitdir: /nowhere\n", encoding="utf-8")
     patch = capture(repo, worktree, admin, base)
     assert patch is not None
@@ -469,7 +470,7 @@ def test_admin_dir_removed(repo: Git, base: str, new_worktree: NewWorktree) -> N
     worktree = new_worktree()
     admin = admin_dir(worktree)
     assert admin is not None
-    assert admin.is_relative_to(repo.common_dir())
+    assert not admin.is_relative_to(repo.common_dir()), "UET's git directory is its own"
     write_files(worktree, {"src/new.py": "n = 1\n"})
     shutil.rmtree(admin)
     with pytest.raises(CaptureFailed, match="record of the worktree"):

@@ -21,13 +21,14 @@ from core.engine.bundle import check_bundle
 from core.engine.options import RunOptions
 from core.engine.runs import run_bundle
 from core.state import Ledger
+from tests.conftest import require_sandbox
 
 pytestmark = pytest.mark.usefixtures("plain_subprocesses")
 PY = sys.executable
 
 
 def hostile(
-    ledger: Ledger, repo: Path, code: str, **task: Any
+    ledger: Ledger, repo: Path, code: str, args: list[str] | None = None, **task: Any
 ) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     """Run one writing task whose tool is ``code``; return its task row, its patches and the
     failure reason. Asserts the checkout's checksum and the branch are unchanged."""
@@ -36,7 +37,9 @@ def hostile(
     document = {
         "schema_version": "workstream_spec.v1",
         "workstream_id": "ws",
-        "tasks": [{"task_id": "evil", "writes": True, "run": [PY, "-c", code], **task}],
+        "tasks": [
+            {"task_id": "evil", "writes": True, "run": [PY, "-c", code, *(args or [])], **task}
+        ],
     }
     options = RunOptions(parallel=1, repo=repo, handle_signals=False, kill_grace_seconds=0.3)
     result = run_bundle(ledger, check_bundle(json.loads(json.dumps(document))), options)
@@ -92,27 +95,66 @@ def test_a_symlink_that_points_out_of_the_repository(ledger: Ledger, repo: Path)
     assert "src/up: symlink points outside the repository (../../../..)" in reasons
 
 
-def test_editing_the_repository_config(ledger: Ledger, repo: Path) -> None:
+@pytest.fixture(params=["bubblewrap", "processes"])
+def level(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each isolation level in turn for a whole run: the sandbox where it runs (required in
+    CI), then processes only."""
+    if request.param == "bubblewrap":
+        require_sandbox()
+        monkeypatch.setenv("UET_SANDBOX", "required")
+    return str(request.param)
+
+
+def test_editing_the_user_repository_config(ledger: Ledger, repo: Path, level: str) -> None:
     code = (
-        "import subprocess; subprocess.run(['git', 'config', 'core.hooksPath', '/tmp/evil'], "
-        "check=True)"
+        "import subprocess, sys; subprocess.run(['git', '-C', sys.argv[1], 'config', "
+        "'core.sshCommand', 'evil'], check=True)"
     )
-    _, patches, reason = hostile(ledger, repo, code)
+    _, patches, reason = hostile(ledger, repo, code, args=[str(repo)])
     assert patches == []
-    assert "changed .git/config (restored)" in reason
-    assert git(repo, "config", "--get", "core.hooksPath", check=False) == ""
+    if level == "processes":
+        assert "changed .git/config (restored)" in reason
+    else:
+        assert "exited with code 1" in reason  # the user's repository is read-only
+    assert git(repo, "config", "--get", "core.sshCommand", check=False) == ""
 
 
-def test_installing_a_hook_in_the_shared_repository(ledger: Ledger, repo: Path) -> None:
+def test_installing_a_hook_in_the_user_repository(ledger: Ledger, repo: Path, level: str) -> None:
     code = (
-        "import pathlib, subprocess; common = subprocess.run(['git', 'rev-parse', "
-        "'--git-common-dir'], capture_output=True, text=True).stdout.strip(); "
-        "hook = pathlib.Path(common) / 'hooks' / 'pre-commit'; hook.write_text('#!/bin/sh\\n'); "
-        "hook.chmod(0o755)"
+        "import pathlib, sys; hook = pathlib.Path(sys.argv[1]) / '.git' / 'hooks' / "
+        "'pre-commit'; hook.write_text('#!/bin/sh\\n'); hook.chmod(0o755)"
     )
-    _, _patches, reason = hostile(ledger, repo, code)
-    assert "changed .git/hooks/pre-commit (restored)" in reason
+    _, _patches, reason = hostile(ledger, repo, code, args=[str(repo)])
+    if level == "processes":
+        assert "changed .git/hooks/pre-commit (restored)" in reason
+    else:
+        assert "Read-only file system" in reason
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_refs_config_and_hooks_a_tool_sets_stay_in_its_copy(
+    ledger: Ledger, repo: Path, level: str
+) -> None:
+    """The copy is a repository of its own: moving `main` there, configuring it and
+    installing hooks in it is the tool's business and reaches nothing of the user's."""
+    before = checksum(repo)
+    forged = git(repo, "commit-tree", "-m", "forged", git(repo, "rev-parse", "HEAD^{tree}"))
+    code = (
+        "import pathlib, subprocess, sys\n"
+        "subprocess.run(['git', 'update-ref', 'refs/heads/main', sys.argv[1]], check=True)\n"
+        "subprocess.run(['git', 'config', 'core.hooksPath', '/tmp/evil'], check=True)\n"
+        "pathlib.Path('.git/hooks/pre-commit').write_text('#!/bin/sh\\n')\n"
+    )
+    document = {
+        "schema_version": "workstream_spec.v1",
+        "workstream_id": "ws",
+        "tasks": [{"task_id": "t", "writes": True, "run": [PY, "-c", code, forged]}],
+    }
+    options = RunOptions(parallel=1, repo=repo, handle_signals=False, kill_grace_seconds=0.3)
+    result = run_bundle(ledger, check_bundle(document), options)
+    assert result.state == "succeeded", result.reason
+    assert checksum(repo) == before
+    assert git(repo, "rev-parse", "main") != forged
 
 
 def test_adding_a_binary_file_when_binaries_are_forbidden(ledger: Ledger, repo: Path) -> None:
@@ -145,17 +187,15 @@ def test_deleting_its_own_worktree(ledger: Ledger, repo: Path) -> None:
     assert "gone" in reason
 
 
-def test_rewriting_the_worktree_git_file_to_point_at_the_main_repository(
-    ledger: Ledger, repo: Path
-) -> None:
+def test_pointing_the_copy_git_at_the_main_repository(ledger: Ledger, repo: Path) -> None:
     code = (
-        "import pathlib, subprocess; pathlib.Path('src/app.py').write_text('VALUE = 5\\n'); "
-        "top = pathlib.Path('../../..').resolve(); "
-        "pathlib.Path('.git').write_text(f'gitdir: {top / \".git\"}\\n')"
+        "import pathlib, shutil, sys; pathlib.Path('src/app.py').write_text('VALUE = 5\\n'); "
+        "shutil.rmtree('.git'); "
+        "pathlib.Path('.git').write_text(f'gitdir: {sys.argv[1]}/.git\\n')"
     )
-    _, patches, _ = hostile(ledger, repo, code, scope={"write": ["docs/**"]})
-    # Captured through the worktree's own admin dir (read before the tool ran), so the change
-    # is seen for what it is and judged by the policy; the main index is never used.
+    _, patches, _ = hostile(ledger, repo, code, args=[str(repo)], scope={"write": ["docs/**"]})
+    # Read back through UET's own git directory beside the copy, so the change is seen for
+    # what it is and judged by the policy; the main index is never used.
     (patch,) = patches
     assert [f["path"] for f in patch["files"]] == ["src/app.py"]
     assert patch["state"] == "rejected"

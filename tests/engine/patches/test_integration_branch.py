@@ -10,10 +10,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import gitrepos
 import pytest
 
 from core.adapters.git import Git, trailers
 from core.engine.patches.capture import capture
+from core.engine.patches.copies import admin_dir
 from core.engine.patches.integration import (
     PATCH_TRAILER,
     RUN_TRAILER,
@@ -24,7 +26,8 @@ from core.engine.patches.integration import (
     commit_message,
     landed_patches,
 )
-from core.engine.patches.worktrees import admin_dir
+from core.engine.patches.provenance import RecordedPatch
+from core.errors import IntegrationTampered
 from core.ids import new_id
 
 RUN = "01J0000000000000000000RUN0"
@@ -66,6 +69,31 @@ def make_patch(repo: Git, base: str, new_worktree: NewWorktree, tmp_path: Path) 
         return path
 
     return make
+
+
+class KnownPatches:
+    """A run's patches as its ledger knows them in the crash window: verified, not yet recorded
+    as landed, so a commit of one is UET's when its tree is that patch applied to its parent
+    (a :class:`~core.engine.patches.provenance.Provenance` without a database)."""
+
+    def __init__(self, run_id: str) -> None:
+        self._run_id = run_id
+        self.patches: dict[str, RecordedPatch] = {}
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    def add(self, task_id: str, diff: Path, patch_id: str | None = None) -> str:
+        patch_id = patch_id or new_id()
+        self.patches[patch_id] = RecordedPatch(patch_id, task_id, "verified", None, None, str(diff))
+        return patch_id
+
+    def patch(self, patch_id: str) -> RecordedPatch | None:
+        return self.patches.get(patch_id)
+
+    def landed_commits(self) -> dict[str, str]:
+        return {}
 
 
 def app_with(replacements: dict[int, str]) -> str:
@@ -345,25 +373,55 @@ def commit_on_top(git: Git, parent: str, path: str, text: str, tmp_path: Path) -
     return git.run("commit-tree", tree, "-p", parent, "-m", "other writer").stdout.decode().strip()
 
 
-def test_a_branch_moved_between_two_landings_loses_nothing(
+def test_a_branch_moved_by_anything_else_is_foreign_and_nothing_lands_on_it(
     repo: Git, base: str, branch: IntegrationBranch, make_patch: MakePatch, tmp_path: Path
 ) -> None:
     first = branch.land(make_patch({"src/app.py": app_with({4: "four"})}), "first")
     assert first.commit is not None
-    # Someone else moves the branch (a rollback, another process) with update-ref.
+    # Someone else moves the branch with update-ref: this object made no such commit.
     other = commit_on_top(repo, first.commit, "other.txt", "from elsewhere\n", tmp_path)
     repo.run("update-ref", branch.ref, other, first.commit)
 
-    second = branch.land(make_patch({"docs/readme.md": "second\n"}), "second")
-    assert second.commit is not None
-    assert second.head == other
-    assert repo.text("rev-parse", f"{second.commit}^") == other
-    history = repo.text("rev-list", second.commit).splitlines()
-    assert {first.commit, other, base} <= set(history)
-    # The tree holds all three changes: the stale private index was not reused.
-    assert show(repo, second.commit, "other.txt") == "from elsewhere\n"
-    assert show(repo, second.commit, "src/app.py") == app_with({4: "four"})
-    assert show(repo, second.commit, "docs/readme.md") == "second\n"
+    with pytest.raises(IntegrationTampered, match="outside this process") as caught:
+        branch.land(make_patch({"docs/readme.md": "second\n"}), "second")
+    assert (caught.value.commit, caught.value.last_good) == (other, first.commit)
+    assert f"git update-ref {branch.ref} {first.commit} {other}" in str(caught.value)
+    assert branch.head() == other, "nothing landed on top of it"
+    assert gitrepos.children(repo.repo, other) == [], "no commit was made on top of it"
+
+
+def test_a_branch_moved_by_a_commit_the_ledger_vouches_for_loses_nothing(
+    repo: Git, base: str, make_patch: MakePatch
+) -> None:
+    """A rollback or another UET process moves the branch between two landings: its commit
+    is one the run's ledger knows (here: a verified patch whose diff gives exactly its tree),
+    so the next landing goes on top of it."""
+    known = KnownPatches(RUN)
+    mine = IntegrationBranch(repo, branch_name(RUN), base=base, provenance=known)
+    other = IntegrationBranch(repo, branch_name(RUN), base=base, provenance=known)
+    mine.create(base)
+
+    def land(branch: IntegrationBranch, task: str, changes: dict[str, str | None]) -> Landing:
+        diff = make_patch(changes)
+        patch_id = known.add(task, diff)
+        return branch.land(diff, commit_message(f"uet: {task}", RUN, task, patch_id))
+
+    try:
+        first = land(mine, "t1", {"src/app.py": app_with({4: "four"})})
+        assert first.commit is not None
+        elsewhere = land(other, "t2", {"other.txt": "elsewhere\n"})
+        assert elsewhere.commit is not None
+
+        second = land(mine, "t3", {"docs/readme.md": "second\n"})
+        assert second.commit is not None
+        assert second.head == elsewhere.commit
+        # The tree holds all three changes: the stale private index was not reused.
+        assert show(repo, second.commit, "other.txt") == "elsewhere\n"
+        assert show(repo, second.commit, "src/app.py") == app_with({4: "four"})
+        assert show(repo, second.commit, "docs/readme.md") == "second\n"
+    finally:
+        mine.close()
+        other.close()
 
 
 def test_two_writers_landing_at_once_lose_no_commit(
@@ -379,9 +437,13 @@ def test_two_writers_landing_at_once_lose_no_commit(
         for writer in ("left", "right")
     }
     IntegrationBranch(repo, "uet/shared").create(base)
+    known = KnownPatches(RUN)
+    for writer, items in patches.items():
+        for patch_id, diff in items:
+            known.add(writer, diff, patch_id)
 
     def land_all(writer: str) -> list[str]:
-        mine = IntegrationBranch(repo, "uet/shared")
+        mine = IntegrationBranch(repo, "uet/shared", base=base, provenance=known)
         commits = []
         try:
             for patch_id, diff in patches[writer]:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from core.adapters.git import Git
 from core.contracts import issues
 from core.engine.patches.capture import capture
+from core.engine.patches.copies import admin_dir
 from core.engine.patches.policy import (
     Policy,
     check,
@@ -26,7 +27,6 @@ from core.engine.patches.policy import (
     symlink_escape,
     unsafe_path,
 )
-from core.engine.patches.worktrees import admin_dir
 
 NewWorktree = Callable[..., Path]  # the conftest's new_worktree(commit=None)
 
