@@ -173,6 +173,8 @@ class StreamRedactor:
         while printing it) ends with part of it: a trailing piece of at least half a secret
         (and 4 bytes) is masked too."""
         rest, self._pending = self._pending, b""
+        if not rest:
+            return rest
         rest = self._redactor.data(rest)
         for secret, mask in self._masks.items():
             for size in range(len(secret) - 1, max(len(secret) // 2, _MIN_LENGTH) - 1, -1):

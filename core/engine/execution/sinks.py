@@ -29,11 +29,14 @@ class Sink:
         self.truncated = False
         self.tail = b""
         self._file: IO[bytes] | None = None
-        self._scrub: StreamRedactor | None = redact.stream() if redact else None
+        self._redact = redact if redact else None
+        self._scrub: StreamRedactor | None = None  # made on the first byte: most print nothing
 
     def feed(self, data: bytes) -> None:
         self.seen += len(data)
-        if self._scrub is not None:
+        if self._redact is not None:
+            if self._scrub is None:
+                self._scrub = self._redact.stream()
             data = self._scrub.feed(data)
             if not data:
                 return

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TextIO, cast
 
 from core.engine.execution.sinks import Sink
@@ -59,14 +57,20 @@ class _Router:
         return getattr(self.fallback, name)
 
 
-@contextmanager
-def captured(stdout: Sink, stderr: Sink) -> Iterator[None]:
-    """Inside: what this thread writes to ``sys.stdout``/``sys.stderr`` goes to the sinks."""
-    _enter()
-    _local.stdout, _local.stderr = stdout, stderr
-    try:
-        yield
-    finally:
+class captured:  # used like a function: ``with captured(out, err):``
+    """Inside: what this thread writes to ``sys.stdout``/``sys.stderr`` goes to the sinks.
+    (A class, not a generator context manager: it runs around every call task.)"""
+
+    __slots__ = ("_stderr", "_stdout")
+
+    def __init__(self, stdout: Sink, stderr: Sink) -> None:
+        self._stdout, self._stderr = stdout, stderr
+
+    def __enter__(self) -> None:
+        _enter()
+        _local.stdout, _local.stderr = self._stdout, self._stderr
+
+    def __exit__(self, *exc: object) -> None:
         _local.stdout = _local.stderr = None
         _leave()
 
