@@ -151,3 +151,13 @@ def isolation(request: pytest.FixtureRequest) -> Any:
     from core.engine.execution.sandbox import detect
 
     return require_sandbox() if request.param == "bubblewrap" else detect("off")
+
+
+@pytest.fixture(params=["bubblewrap", "processes"])
+def level(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each isolation level in turn for whole runs: the sandbox where it runs (required in
+    CI, and by the run itself through UET_SANDBOX), then processes only."""
+    if request.param == "bubblewrap":
+        require_sandbox()
+        monkeypatch.setenv("UET_SANDBOX", "required")
+    return str(request.param)

@@ -2,6 +2,7 @@
 
 from core.cli import (
     db_commands,
+    doctor_commands,
     gate_commands,
     init_commands,
     patch_commands,
@@ -19,6 +20,7 @@ for _module in (
     routing_commands,
     db_commands,
     init_commands,
+    doctor_commands,
 ):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

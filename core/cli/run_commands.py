@@ -29,6 +29,7 @@ from core.contracts.registry import SCHEMA_NAMES
 from core.engine.bundle import SCHEMA as BUNDLE_SCHEMA
 from core.engine.bundle import Bundle, check_bundle, load_bundle
 from core.engine.events import EventBus
+from core.engine.execution.sandbox import require_isolation
 from core.engine.options import DEFAULT_LOG_MAX_BYTES, RunOptions, RunResult
 from core.engine.requests import action_of
 from core.engine.routing.config import SCHEMA as ROUTER_SCHEMA
@@ -304,6 +305,7 @@ def run(
     # Invalid input (bundle, router config, repository) exits 2 before the ledger opens.
     bundle = load_bundle(bundle_path, load_router_for(router_path, repo))
     target = check_target(bundle, repo, Path.cwd())
+    require_isolation(bundle.router.document if bundle.router else None)
     ledger = writable_ledger(ctx)
     options = RunOptions(
         parallel=parallel,

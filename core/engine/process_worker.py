@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import clock
+from core.engine.execution import sandbox
 from core.engine.execution.command import ProcessTable
 from core.engine.execution.outcome import Outcome
 from core.engine.execution.runner import (
@@ -37,6 +38,7 @@ from core.engine.routing.config import RouterConfig, check_router
 from core.engine.stopping import on_stop_signals
 from core.engine.worker_records import move, register
 from core.engine.workers import Job, WorkerPool
+from core.errors import SandboxUnavailable
 from core.secrets import Redactor
 from core.state import AttemptRow, Ledger
 
@@ -73,6 +75,7 @@ class ProcessWorker:
         self.ran = 0
         self._running: dict[str, _Claimed] = {}
         self._runners: dict[str, AttemptRunner] = {}
+        self._refused: dict[str, str] = {}  # run -> why this host cannot run its attempts
         self._routers: dict[str, RouterConfig | None] = {}
         self._signal: str | None = None
         self._killed = False  # a second signal stopped the running attempts
@@ -170,13 +173,19 @@ class ProcessWorker:
     def _runner(self, run_id: str) -> AttemptRunner:
         runner = self._runners.get(run_id)
         if runner is None:
+            run = self.ledger.get_run(run_id)
+            mode, writable = sandbox.settings(run["router"] if run else None)
             runner = self._runners[run_id] = AttemptRunner(
                 self.processes,
                 self.ledger.artifacts_dir / "logs" / run_id,
                 self.environ,
                 self.options.log_max_bytes,
                 self.options.kill_grace_seconds,
+                isolation=sandbox.detect(mode),
+                writable=writable,
             )
+            if mode == "required" and not runner.isolation.sandboxed:
+                self._refused[run_id] = str(SandboxUnavailable(runner.isolation.reason))
         return runner
 
     def _execute(self, job: Job) -> Outcome:  # a pool thread
@@ -185,7 +194,11 @@ class ProcessWorker:
         ref = AttemptRef(
             attempt["run_id"], attempt["task_id"], attempt["attempt_id"], attempt["attempt_no"]
         )
-        return self._runner(attempt["run_id"]).run(ref, claimed.request, claimed.command)
+        runner = self._runner(attempt["run_id"])
+        refused = self._refused.get(attempt["run_id"])
+        if refused is not None:  # this host cannot give the sandbox the run requires
+            return Outcome("failed", 0.0, error=refused, retryable=False)
+        return runner.run(ref, claimed.request, claimed.command)
 
     def _report(self, job: Job, result: Outcome | BaseException) -> None:
         claimed: _Claimed = job.payload

@@ -1,24 +1,26 @@
-"""Watching what a tool in a worktree could reach around to, and undoing it.
+"""Watching what a tool or gate could reach around to, and undoing it.
 
-Two places are within easy reach of a tool running in its worktree:
+An attempt works in a private copy (:mod:`core.engine.patches.copies`): the repository's refs,
+config and hooks are not shared with it, and in the OS sandbox nothing outside the copy is
+writable at all. Without a sandbox a process can still write wherever the user can, and two
+places are within easy reach:
 
-- **the repository's shared files**: a worktree shares its repository's config and hooks, so
-  ``git config`` or a new ``.git/hooks/pre-commit`` written from the worktree changes the
-  user's repository (a hook then runs on the user's next commit);
-- **UET's own folders around the worktree**: a careless ``../x`` lands next to the
-  worktree, in the run's folder or above it (never in the user's checkout: worktrees live
-  outside it, see :mod:`core.engine.patches.worktrees`).
+- **the user's repository**: its config and hooks (a ``git -C <repo> config`` or a new
+  ``.git/hooks/pre-commit``, which would run on the user's next commit);
+- **UET's own folders around the copy**: a careless ``../x`` lands next to the copy, in the
+  run's folder or above it.
 
-Before the tool runs, the guard snapshots the config and hooks and lists the folders
-around the worktree; afterwards it compares. Config and hooks go back to their snapshot;
-whatever appeared around the worktree and is not UET's is deleted (those folders are UET's
-alone). Either fails the attempt, with the paths named.
+Before a tool runs, and before each gate, the guard snapshots the config and hooks and lists
+the folders around the copy; afterwards it compares. Config and hooks go back to their
+snapshot; whatever appeared around the copy and is not UET's is deleted (those folders are
+UET's alone). Either fails the attempt (or the gate), with the paths named.
 
 HEAD and branch refs are not watched: the user may commit or switch branches in their own
-checkout while a run works, and that is not the tool's doing. Nor is the user's checkout: a
-check after the fact cannot tell a tool's write there from the user's own edit made
-meanwhile, and undoing the user's edit would be the worst outcome of all. A tool writing to
-an absolute path is beyond what anything short of a sandbox can stop.
+checkout while a run works, and that is not the tool's doing (the integration branch is
+checked on its own before each landing). Nor is the user's checkout: a check after the fact
+cannot tell a tool's write there from the user's own edit made meanwhile, and undoing the
+user's edit would be the worst outcome of all. Against writes to absolute paths only the
+sandbox holds.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Breach:
-    """What a tool changed outside its worktree; all of it was undone."""
+    """What a tool changed outside its copy; all of it was undone."""
 
     repository: list[str]  # .git files (config, hooks/...), restored
     strays: list[str]  # paths written around the worktree, deleted
@@ -55,11 +57,11 @@ class Breach:
 
     def reasons(self) -> list[str]:
         return [f"changed .git/{name} (restored)" for name in self.repository] + [
-            f"wrote {path} outside its worktree (deleted)" for path in self.strays
+            f"wrote {path} outside its copy (deleted)" for path in self.strays
         ]
 
     def describe(self) -> str:
-        return "the tool reached outside its worktree: " + "; ".join(self.reasons())
+        return "the tool reached outside its copy: " + "; ".join(self.reasons())
 
 
 class RepoGuard:
@@ -104,7 +106,7 @@ class RepoGuard:
                     strays.append(str(folder / name))
                     _delete(folder / name)
         if strays:
-            log.warning("deleted %d path(s) a tool wrote outside its worktree", len(strays))
+            log.warning("deleted %d path(s) a tool wrote outside its copy", len(strays))
         return Breach(repository, strays)
 
     # -- the repository's shared files ---------------------------------------------------------
