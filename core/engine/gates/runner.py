@@ -148,7 +148,10 @@ def run_gate(
     if definition.junit_xml:
         junit_path = checkout / definition.junit_xml
     elif is_pytest(argv) and not any(arg.startswith("--junit") for arg in argv):
-        junit_path = log_dir / f"{definition.name}.junit.xml"
+        # A confined gate writes its report in its private HOME (the log folder is not
+        # writable in the sandbox); it reaches the log folder redacted, in _keep.
+        reports = confinement.home / ".uet-reports" if confinement and confinement.home else None
+        junit_path = (reports or log_dir) / f"{definition.name}.junit.xml"
         argv.append(f"--junitxml={junit_path}")
     run = GateRun(
         gate=definition.name,
@@ -246,7 +249,7 @@ def _read_back(path: Path) -> str:
 
 def _keep(junit_path: Path, log_dir: Path, name: str) -> str:
     """The JUnit report's path in the log folder (copied there when the gate wrote it into
-    the checkout, which a worktree does not outlive)."""
+    the checkout or its private HOME, which an attempt's copy does not outlive)."""
     target = log_dir / f"{name}.junit.xml"
     if junit_path.resolve() != target.resolve():
         shutil.copyfile(junit_path, target)

@@ -134,6 +134,8 @@ def test_a_test_that_a_gate_runs_cannot_write_hooks_or_config(
         # the user's repository is as it was.
         assert gate_row["state"] == "passed"
         assert result.state == "succeeded", result.reason
+    # The gate's JUnit report was written (in its private HOME) and read either way.
+    assert gate_row["totals"]["passed"] == 2
 
 
 def test_a_tool_that_closes_its_pipes_is_timed_out(ledger: Ledger, repo: Path, level: str) -> None:
