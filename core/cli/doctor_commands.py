@@ -12,6 +12,7 @@ from core.cli.common import json_option, load_router_for, router_option
 from core.cli.output import echo_json
 from core.engine.execution import sandbox
 from core.engine.execution.reaping import become_subreaper
+from core.engine.project import project_sandbox
 from core.errors import EXIT_INVALID
 
 MERGE_TREE_GIT = (2, 38)  # `git merge-tree --write-tree`, which landing uses
@@ -33,7 +34,11 @@ def report(router_path: Path | None) -> dict[str, Any]:
     """The isolation in force for a run started here, the mode that chose it, and the git
     it will drive."""
     router = load_router_for(router_path)
-    mode, writable = sandbox.settings(router.document if router else None)
+    top = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    profile = project_sandbox(Path(top)) if top else None
+    mode, writable = sandbox.settings(router.document if router else None, profile)
     isolation = sandbox.detect(mode)
     git_text, git_numbers = _git_version()
     return {
@@ -63,9 +68,9 @@ def report(router_path: Path | None) -> dict[str, Any]:
 def doctor(router_path: Path | None, as_json: bool) -> None:
     """Show the isolation tools and gates get on this machine, and why.
 
-    The sandbox mode comes from the router config's ``sandbox`` (auto, required, off) and
-    ``UET_SANDBOX``; with ``required`` and no sandbox this exits 2 and says how to install
-    one.
+    The sandbox mode comes from the router config's ``sandbox`` (auto, required, off), the
+    project profile's (``.uet/project_profile.json``) and ``UET_SANDBOX``; with ``required``
+    and no sandbox this exits 2 and says how to install one.
 
     \b
     Examples:

@@ -305,7 +305,9 @@ def run(
     # Invalid input (bundle, router config, repository) exits 2 before the ledger opens.
     bundle = load_bundle(bundle_path, load_router_for(router_path, repo))
     target = check_target(bundle, repo, Path.cwd())
-    require_isolation(bundle.router.document if bundle.router else None)
+    require_isolation(
+        bundle.router.document if bundle.router else None, target.sandbox if target else None
+    )
     ledger = writable_ledger(ctx)
     options = RunOptions(
         parallel=parallel,

@@ -42,6 +42,7 @@ from core.engine.patches.attempt import WriteSpec
 from core.engine.patches.flow import PatchFlow
 from core.engine.patches.provenance import tampered_event
 from core.engine.planning import PlanNode, plan
+from core.engine.project import project_sandbox
 from core.engine.recorder import Changes, Recorder
 from core.engine.recovery import kill_orphans
 from core.engine.remote import RemoteAttempts
@@ -195,8 +196,10 @@ class Orchestrator:
         run = self.ledger.get_run(self.run_id)
         if run is None:
             raise RunNotFound(self.run_id)
-        isolation = require_isolation(run["router"])
-        mode, writable = sandbox.settings(run["router"])
+        # The project profile is read again on resume: a sandbox it now requires holds.
+        profile_mode = project_sandbox(Path(run["repo"])) if run["repo"] else None
+        isolation = require_isolation(run["router"], profile_mode)
+        mode, writable = sandbox.settings(run["router"], profile_mode)
         self.runner.isolation, self.runner.writable = isolation, writable
         # Without the sandbox that auto asked for, the run says so (turned off: as asked).
         self._unsandboxed: str | None = (

@@ -21,6 +21,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core import clock
@@ -33,6 +34,7 @@ from core.engine.execution.runner import (
     ToolCommand,
     outcome_document,
 )
+from core.engine.project import project_sandbox
 from core.engine.recorder import Recorder
 from core.engine.routing.config import RouterConfig, check_router
 from core.engine.stopping import on_stop_signals
@@ -174,7 +176,10 @@ class ProcessWorker:
         runner = self._runners.get(run_id)
         if runner is None:
             run = self.ledger.get_run(run_id)
-            mode, writable = sandbox.settings(run["router"] if run else None)
+            repo = run["repo"] if run else None
+            mode, writable = sandbox.settings(
+                run["router"] if run else None, project_sandbox(Path(repo)) if repo else None
+            )
             runner = self._runners[run_id] = AttemptRunner(
                 self.processes,
                 self.ledger.artifacts_dir / "logs" / run_id,

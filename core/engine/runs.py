@@ -19,7 +19,7 @@ from core.engine.lifecycle import RUN, TASK
 from core.engine.options import RunOptions, RunResult
 from core.engine.orchestrator import Orchestrator
 from core.engine.patches.integration import IntegrationBranch, branch_name
-from core.engine.project import project_constraints
+from core.engine.project import project_profile
 from core.engine.recorder import Recorder
 from core.engine.recovery import kill_orphans, owner_alive, recover
 from core.engine.requests import build_request, effective_spec, spec_hash
@@ -49,6 +49,7 @@ class Target:
     git: Git
     base_commit: str
     project_policy: dict[str, Any] | None
+    sandbox: str | None = None  # the mode the project profile asks for
 
 
 def check_target(bundle: Bundle, repo: Path | None, workdir: Path) -> Target | None:
@@ -60,7 +61,8 @@ def check_target(bundle: Bundle, repo: Path | None, workdir: Path) -> Target | N
         return None
     git = open_repository(repo or workdir)
     base_commit = git.rev_parse("HEAD") or ""
-    policy = project_constraints(git.repo)
+    profile = project_profile(git.repo) or {}
+    policy = dict(profile["constraints"]) if profile.get("constraints") else None
     by_id = {ws["workstream_id"]: ws for ws in bundle.workstreams}
     outside: list[Issue] = []
     for entry in bundle.tasks:
@@ -71,7 +73,7 @@ def check_target(bundle: Bundle, repo: Path | None, workdir: Path) -> Target | N
             outside.append(Issue(f"{entry.path}.cwd", message, bundle.source))
     if outside:
         raise DocumentInvalid(bundle.source, outside)
-    return Target(git, base_commit, policy)
+    return Target(git, base_commit, policy, profile.get("sandbox"))
 
 
 def create_run(
@@ -88,11 +90,13 @@ def create_run(
     ``target`` is what :func:`check_target` returned for it, when the caller checked first.
     """
     options = options or RunOptions()
-    require_isolation(bundle.router.document if bundle.router else None)
     run_id = new_id()
     workdir = (workdir or Path.cwd()).resolve()
     if target is None:
         target = check_target(bundle, options.repo, workdir)
+    require_isolation(
+        bundle.router.document if bundle.router else None, target.sandbox if target else None
+    )
     git = target.git if target else None
     base_commit = target.base_commit if target else None
     python_path = [str(bundle.base_dir)]

@@ -82,3 +82,25 @@ def test_a_run_that_requires_the_sandbox_is_refused_before_anything_is_written(
     assert result.exit_code == 2, result.output
     assert "the sandbox is required but unavailable: bwrap is not on PATH" in result.output
     assert not Path(ledger_url.removeprefix("sqlite:///")).exists(), "nothing is written"
+
+
+def test_a_project_profile_that_requires_the_sandbox_refuses_a_writing_run(
+    invoke: Invoke, write_bundle: Callable[..., Path], tmp_path: Path, no_bwrap: None
+) -> None:
+    from gitrepos import make_repo
+
+    repo = make_repo(tmp_path / "project", {"README.md": "hello\n"})
+    profile = {
+        "schema_version": "project_profile.v1",
+        "project_name": "p",
+        "profile_id": "generic",
+        "domain": "generic",
+        "gates": {},
+        "sandbox": "required",
+    }
+    (repo / ".uet").mkdir()
+    (repo / ".uet" / "project_profile.json").write_text(json.dumps(profile))
+    bundle = write_bundle([{"task_id": "t", "writes": True, "run": ["true"]}])
+    result = invoke("run", str(bundle), "--repo", str(repo))
+    assert result.exit_code == 2, result.output
+    assert "the sandbox is required but unavailable" in result.output

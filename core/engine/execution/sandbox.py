@@ -215,9 +215,12 @@ def resolve_mode(*choices: str | None) -> str:
     return "off" if "off" in chosen else "auto"
 
 
-def settings(router: Mapping[str, object] | None) -> tuple[str, tuple[Path, ...]]:
+def settings(
+    router: Mapping[str, object] | None, *modes: str | None
+) -> tuple[str, tuple[Path, ...]]:
     """The mode and extra writable paths a run's router config asks for (``sandbox``: a mode,
-    or ``{"mode": ..., "writable": [...]}``), the mode resolved with ``$UET_SANDBOX``."""
+    or ``{"mode": ..., "writable": [...]}``), the mode resolved with ``modes`` (the project
+    profile's) and ``$UET_SANDBOX``."""
     value = (router or {}).get("sandbox")
     mode: str | None = None
     writable: tuple[Path, ...] = ()
@@ -229,13 +232,14 @@ def settings(router: Mapping[str, object] | None) -> tuple[str, tuple[Path, ...]
         paths = value.get("writable") or []
         if isinstance(paths, list):
             writable = tuple(Path(str(p)).expanduser().resolve() for p in paths)
-    return resolve_mode(mode), writable
+    return resolve_mode(mode, *modes), writable
 
 
-def require_isolation(router: Mapping[str, object] | None) -> Isolation:
-    """The isolation a run with this router config gets; refuses (exit 2, nothing written)
-    when the config or ``$UET_SANDBOX`` requires a sandbox this machine cannot give."""
-    mode, _ = settings(router)
+def require_isolation(router: Mapping[str, object] | None, *modes: str | None) -> Isolation:
+    """The isolation a run with this router config (and project profile ``modes``) gets;
+    refuses (exit 2, nothing written) when either, or ``$UET_SANDBOX``, requires a sandbox
+    this machine cannot give."""
+    mode, _ = settings(router, *modes)
     isolation = detect(mode)
     if mode == "required" and not isolation.sandboxed:
         raise SandboxUnavailable(f"{isolation.reason}; {INSTALL_HINT}")
