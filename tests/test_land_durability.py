@@ -23,7 +23,7 @@ from core.adapters.git import open_repository
 from core.engine import faults
 from core.engine.bundle import check_bundle
 from core.engine.options import RunOptions
-from core.engine.patches.landing import Journal
+from core.engine.patches.land_journal import Journal
 from core.engine.runs import run_bundle
 from core.state import Ledger
 
@@ -38,10 +38,12 @@ BASE = {
     "folder/inner.txt": "becomes a file\n",
     **{f"f{n}.dat": f"old {n}\n" for n in range(1, 7)},
 }
-# The run's one task: edits six files, deletes one, adds two, turns a folder into a file.
+# The run's one task: edits six files, deletes one, adds two, turns a folder into a file. Its
+# edits change each file's size: a same-size rewrite in the clock tick of the copy's checkout
+# can go unseen by capture (racy git), which is not what these tests are about.
 CHANGE = (
     "import os, pathlib, shutil\n"
-    "for n in range(1, 7): pathlib.Path(f'f{n}.dat').write_text(f'new {n}\\n')\n"
+    "for n in range(1, 7): pathlib.Path(f'f{n}.dat').write_text(f'changed {n}\\n')\n"
     "os.remove('gone.txt')\n"
     "pathlib.Path('added.txt').write_text('added\\n')\n"
     "pathlib.Path('sub').mkdir(); pathlib.Path('sub/new.txt').write_text('nested\\n')\n"
@@ -104,7 +106,7 @@ def assert_landed(ledger: Ledger, repo: Path, run_id: str, before: str, mode: st
     assert git(repo, "symbolic-ref", "HEAD") == "refs/heads/main"
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
     assert git(repo, "diff", "HEAD", "--stat") == ""
-    assert (repo / "f3.dat").read_text() == "new 3\n"
+    assert (repo / "f3.dat").read_text() == "changed 3\n"
     assert (repo / "folder").read_text() == "a file now\n"
     assert not (repo / "gone.txt").exists()
     locks = [p.name for p in (repo / ".git").rglob("*.lock")]

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.adapters.git import Git, commits_with_trailer
+from core.engine.patches.copies import repo_key, worktrees_home
 from core.engine.patches.provenance import (
     PATCH_TRAILER,
     REVERT_TRAILER,
@@ -41,14 +42,6 @@ from core.engine.patches.provenance import (
     check_chain,
 )
 from core.errors import IntegrationTampered
-
-try:  # UET's folder for a run's copies (copies.py is replacing worktrees.py)
-    from core.engine.patches.copies import repo_key, worktrees_home
-except ImportError:  # pragma: no cover - until then
-    from core.engine.patches.worktrees import (  # type: ignore[no-redef,import-untyped,unused-ignore]
-        repo_key,
-        worktrees_home,
-    )
 
 log = logging.getLogger(__name__)
 

@@ -16,32 +16,34 @@ each leave a state the next run of `uet land` can recognise and finish:
 4. move the branch with ``update-ref <branch> after before`` (compare-and-swap);
 5. record ``integration.landed`` in the ledger, then delete the journal.
 
-A `uet land` that finds a journal finishes that landing first. It checks that every difference
-from ``before`` in the checkout is a path the landing changes and already holds its ``after``
-content (tracked or not), or shows git stopped while writing it (absent, or a prefix of it,
-with git's own stale ``index.lock`` left behind); removes lock files only when they are
-provably UET's (the journal's pid is dead, the lock is newer than the journal and no process
-has it open); then ``read-tree --reset -u after`` and the same compare-and-swap. Anything else
+A `uet land` that finds a journal finishes that landing first, once what it would overwrite
+is provably the interrupted landing's own doing (:mod:`core.engine.patches.land_journal`):
+``read-tree --reset -u after``, then the same compare-and-swap and record. Anything else
 refuses, naming the files and the commands that settle them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
-import socket
-import stat
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.adapters.git import IDENTITY, Git, git_environment, open_repository
 from core.engine import faults
 from core.engine.events import EventBus
-from core.engine.patches.integration import IntegrationBranch, integration_folder
+from core.engine.patches.integration import IntegrationBranch
+from core.engine.patches.land_journal import (
+    Journal,
+    check_between,
+    clear_stale_locks,
+    had_index_lock,
+    host,
+    show,
+    stale_marker,
+    writer_alive,
+)
 from core.engine.patches.provenance import LedgerProvenance, record_tampered
 from core.engine.recorder import Recorder
 from core.engine.recovery import owner_alive
@@ -50,9 +52,6 @@ from core.errors import IntegrationTampered, LandRefused
 from core.state import Ledger, RunRow
 
 log = logging.getLogger(__name__)
-
-JOURNAL_NAME = "land.json"
-_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -75,54 +74,6 @@ class LandResult:
             "after": self.after,
             "patches": self.patches,
         }
-
-
-@dataclass(frozen=True)
-class Journal:
-    """What a `uet land` in progress is doing, written before it touches the checkout."""
-
-    run_id: str
-    branch: str  # uet/<run>
-    into: str  # refs/heads/<the user's branch>
-    mode: str
-    before: str
-    after: str
-    pid: int
-    host: str
-    started: str | None  # the process's start time (Linux), so a reused pid is not taken for it
-
-    @staticmethod
-    def path_for(git: Git, run_id: str) -> Path:
-        return integration_folder(git.repo, run_id) / JOURNAL_NAME
-
-    @classmethod
-    def load(cls, path: Path, run_id: str) -> Journal | None:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{name: data[name] for name in cls.__dataclass_fields__})
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise LandRefused(
-                run_id,
-                f"its landing journal {path} cannot be read ({exc}); look at `git status`, "
-                "then delete the file and run `uet land` again",
-            ) from exc
-
-    def write(self, path: Path) -> None:
-        """Write atomically and durably: a kill -9 leaves the old file or the new, never half."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            json.dump(asdict(self), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-        _fsync_folder(path.parent)
-
-    @property
-    def branch_name(self) -> str:
-        return self.into.removeprefix("refs/heads/")
 
 
 def land_run(
@@ -162,7 +113,7 @@ def land_run(
     if dirty:
         raise LandRefused(
             run_id,
-            f"the working tree has uncommitted changes ({_show(dirty)}); commit or stash them",
+            f"the working tree has uncommitted changes ({show(dirty)}); commit or stash them",
         )
     before = git.rev_parse("HEAD") or ""
     committed = len(ledger.list_patches(run_id, state="committed"))
@@ -178,8 +129,7 @@ def land_run(
         )
     else:
         after, mode = _merge_commit(git, run_id, branch, into, before, tip), "merge"
-    me = os.getpid()
-    journal = Journal(run_id, branch, current, mode, before, after, me, _host(), _started(me))
+    journal = Journal.begin(run_id, branch, current, mode, before, after)
     journal.write(journal_path)
     faults.point("land-journal")
     _update_checkout(git, journal, journal_path)
@@ -222,7 +172,7 @@ def _merge_commit(git: Git, run_id: str, branch: str, into: str, before: str, ti
         conflicts = list(dict.fromkeys(line for line in lines[1:] if line))
         raise LandRefused(
             run_id,
-            f"merging {branch} into {into} conflicts ({_show(conflicts)}); nothing was changed",
+            f"merging {branch} into {into} conflicts ({show(conflicts)}); nothing was changed",
         )
     if merged.returncode != 0 or not lines:
         why = merged.stderr.decode("utf-8", "replace").strip()
@@ -313,13 +263,13 @@ def _finish_interrupted(
     ledger: Ledger, recorder: Recorder, git: Git, journal: Journal, journal_path: Path
 ) -> LandResult:
     run_id = journal.run_id
-    if journal.host != _host():
+    if journal.host != host():
         raise LandRefused(
             run_id,
             f"a landing started on host {journal.host} is unfinished ({journal_path}); "
             "finish it there",
         )
-    if journal.pid != os.getpid() and _alive(journal.pid, journal.started):
+    if journal.pid != os.getpid() and writer_alive(journal.pid, journal.started):
         raise LandRefused(run_id, f"`uet land` (pid {journal.pid}) is landing it right now")
     current = git.current_branch()
     if current != journal.into:
@@ -329,10 +279,10 @@ def _finish_interrupted(
             f"{journal.branch_name} and run `uet land` again",
         )
     log.warning("finishing the landing of run %s that pid %s began", run_id, journal.pid)
-    _clear_stale_locks(git, journal, journal_path)
+    clear_stale_locks(git, journal, journal_path)
     now = git.rev_parse(journal.into)
     if now == journal.before:
-        _check_between(git, journal, partial=_had_index_lock(git, journal_path))
+        check_between(git, journal, partial=had_index_lock(journal_path))
         result = git.run("read-tree", "--reset", "-u", journal.after, check=False)
         if result.returncode != 0:
             why = "; ".join(result.stderr.decode("utf-8", "replace").strip().splitlines()[:4])
@@ -347,7 +297,7 @@ def _finish_interrupted(
         )
     _record(ledger, recorder, journal)
     journal_path.unlink(missing_ok=True)
-    _stale_marker(journal_path).unlink(missing_ok=True)
+    stale_marker(journal_path).unlink(missing_ok=True)
     committed = len(ledger.list_patches(run_id, state="committed"))
     return LandResult(
         run_id,
@@ -360,208 +310,4 @@ def _finish_interrupted(
     )
 
 
-def _check_between(git: Git, journal: Journal, *, partial: bool) -> None:
-    """Refuse unless the checkout is ``before`` with some of the landing's paths at ``after``:
-    then finishing overwrites nothing but what the landing itself wrote."""
-    changed = _changed_paths(git, journal.before, journal.after)
-    git.run("update-index", "-q", "--refresh", check=False)
-    touched = _split(git.run("diff-index", "--name-only", "-z", journal.before).stdout)
-    staged = _split(git.run("diff-index", "--cached", "--name-only", "-z", journal.before).stdout)
-    outside = sorted((touched | staged) - changed)
-    if outside:
-        raise LandRefused(
-            journal.run_id,
-            f"a landing into {journal.branch_name} was interrupted and files it does not touch "
-            f"have changed since ({_show(outside)}); save your edits elsewhere, put them back "
-            f"(`git checkout {journal.before[:12]} -- {' '.join(outside[:_SHOWN])}`) and run "
-            "`uet land` again",
-        )
-    before = _entries(git, journal.before, changed)
-    after = _entries(git, journal.after, changed)
-    neither = [
-        path
-        for path in sorted(changed)
-        if not _holds(git, path, (before.get(path), after.get(path)), after.get(path), partial)
-    ]
-    if neither:
-        raise LandRefused(
-            journal.run_id,
-            f"a landing into {journal.branch_name} ({journal.before[:12]} -> "
-            f"{journal.after[:12]}) was interrupted and these files hold neither version: "
-            f"{_show(neither)}; save your edits to them elsewhere, then "
-            f"`git checkout {journal.after[:12]} -- {' '.join(neither[:_SHOWN])}` and run "
-            "`uet land` again",
-        )
-
-
-def _changed_paths(git: Git, before: str, after: str) -> set[str]:
-    out = git.run("diff-tree", "-r", "-z", "--no-renames", "--name-only", before, after).stdout
-    return _split(out)
-
-
-def _entries(git: Git, commit: str, paths: Iterable[str]) -> dict[str, tuple[str, str]]:
-    """``{path: (mode, blob)}`` of ``commit`` for those of ``paths`` it has."""
-    wanted = sorted(paths)
-    if not wanted:
-        return {}
-    out = git.run("ls-tree", "-r", "-z", "--full-tree", commit, "--", *wanted).stdout
-    found: dict[str, tuple[str, str]] = {}
-    for record in out.split(b"\0"):
-        if not record:
-            continue
-        meta, _, name = record.partition(b"\t")
-        mode, _kind, oid = meta.decode().split()
-        found[name.decode("utf-8", "surrogateescape")] = (mode, oid)
-    return found
-
-
-def _holds(
-    git: Git,
-    path: str,
-    versions: tuple[tuple[str, str] | None, tuple[str, str] | None],
-    after: tuple[str, str] | None,
-    partial: bool,
-) -> bool:
-    """Whether the working tree's ``path`` is one of ``versions`` (None: no file there), or,
-    when git was stopped mid-checkout (``partial``), a file it had not finished writing."""
-    target = git.repo / path
-    try:
-        info: os.stat_result | None = target.lstat()
-    except (FileNotFoundError, NotADirectoryError):  # a file where a folder of it was
-        info = None
-    if info is not None and stat.S_ISDIR(info.st_mode):
-        info = None  # a folder where one version has a file: that version's file is not there
-    if info is None:
-        return None in versions or (partial and after is not None)
-    if any(version is not None and version[0] == "160000" for version in versions):
-        return True  # a submodule: its own checkout, not ours to judge
-    if stat.S_ISLNK(info.st_mode):
-        link = os.readlink(target).encode("utf-8", "surrogateescape")
-        blob = git.run("hash-object", "--stdin", "--no-filters", data=link).stdout.decode()
-        state = ("120000", blob.strip())
-    else:
-        blob = git.run("hash-object", "--", path).stdout.decode().strip()
-        executable = bool(info.st_mode & stat.S_IXUSR)
-        state = ("100755" if executable else "100644", blob)
-    if state in versions or (state[1] in {v[1] for v in versions if v} and not _file_mode(git)):
-        return True
-    if partial and after is not None and after[0] != "120000" and info.st_size == 0:
-        return True  # created, not yet written: git opens the file, then writes it whole
-    if partial and after is not None and after[0] != "120000":
-        content = target.read_bytes()
-        return bool(content) and git.run("cat-file", "blob", after[1]).stdout.startswith(content)
-    return False
-
-
-def _file_mode(git: Git) -> bool:
-    result = git.run("config", "--type=bool", "core.fileMode", check=False)
-    return result.stdout.decode().strip() != "false"
-
-
-# -- lock files ----------------------------------------------------------------------------------
-
-
-def _lock_files(git: Git, journal: Journal) -> list[Path]:
-    """The locks git takes while landing: the index and HEAD (per checkout), the branch."""
-    git_dir = Path(git.text("rev-parse", "--absolute-git-dir"))
-    common = git.common_dir()
-    return [git_dir / "index.lock", git_dir / "HEAD.lock", common / f"{journal.into}.lock"]
-
-
-def _clear_stale_locks(git: Git, journal: Journal, journal_path: Path) -> None:
-    """Remove git's lock files a killed landing left, only when they are provably its own."""
-    since = journal_path.stat().st_mtime_ns
-    for lock in _lock_files(git, journal):
-        try:
-            made = lock.stat().st_mtime_ns
-        except FileNotFoundError:
-            continue
-        holder = _held_open_by(lock)
-        if made < since or holder is not None:
-            who = f"held open by pid {holder}" if holder else "older than the landing"
-            raise LandRefused(
-                journal.run_id,
-                f"{lock} exists and is not UET's ({who}); once no git command is running in "
-                "the repository, remove it and run `uet land` again",
-            )
-        if lock.name == "index.lock":  # remember it: git stopped in the middle of the checkout
-            _stale_marker(journal_path).touch()
-        lock.unlink()
-        log.warning("removed %s, left by the interrupted landing (pid %s)", lock, journal.pid)
-
-
-def _stale_marker(journal_path: Path) -> Path:
-    return journal_path.with_name(journal_path.name + ".index-lock")
-
-
-def _had_index_lock(git: Git, journal_path: Path) -> bool:
-    return _stale_marker(journal_path).exists()
-
-
-def _held_open_by(path: Path) -> int | None:
-    """A live process with ``path`` open (Linux: its /proc fd links), if any."""
-    proc = Path("/proc")
-    if not (proc / "self" / "fd").is_dir():
-        return None
-    wanted = str(path)
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            for fd in (entry / "fd").iterdir():
-                with contextlib.suppress(OSError):
-                    if os.readlink(fd) == wanted:
-                        return int(entry.name)
-    return None
-
-
-# -- small helpers ---------------------------------------------------------------------------------
-
-
-def _alive(pid: int, started: str | None) -> bool:
-    """Whether the process that wrote a journal still runs (a zombie, or a new process that
-    got its pid, does not count)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    now = _started(pid)
-    return now is None or started is None or now == started
-
-
-def _started(pid: int) -> str | None:
-    """The start time of ``pid`` from /proc (None elsewhere, or for a zombie)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    fields = text.rpartition(")")[2].split()  # the command name may hold spaces
-    if not fields or fields[0] == "Z":
-        return None if not fields else "zombie"
-    return fields[19] if len(fields) > 19 else None
-
-
-def _host() -> str:
-    return socket.gethostname()
-
-
-def _fsync_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _split(out: bytes) -> set[str]:
-    return {name.decode("utf-8", "surrogateescape") for name in out.split(b"\0") if name}
-
-
-def _show(paths: list[str]) -> str:
-    return ", ".join(paths[:_SHOWN]) + (" ..." if len(paths) > _SHOWN else "")
-
-
-__all__ = ["Journal", "LandResult", "land_run"]
+__all__ = ["LandResult", "land_run"]

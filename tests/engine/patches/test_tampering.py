@@ -24,6 +24,7 @@ from core.engine.patches.manage import land_run, rollback_patch
 from core.engine.runs import resume_run, retry_task, run_bundle
 from core.errors import IntegrationTampered
 from core.state import Ledger, PatchRow
+from tests.conftest import require_sandbox
 
 pytestmark = pytest.mark.usefixtures("plain_subprocesses")
 PY = sys.executable
@@ -115,7 +116,7 @@ def test_a_tool_that_forges_the_integration_branch_fails_the_run_and_nothing_lan
             {
                 "task_id": "after",
                 "writes": True,
-                "run": write("b.txt", "B\n"),
+                "run": write("b.txt", "B, edited\n"),
                 "depends_on": ["forger"],
             },
         ],
@@ -141,6 +142,33 @@ def test_a_tool_that_forges_the_integration_branch_fails_the_run_and_nothing_lan
     assert checksum(repo) == before
 
 
+def test_in_the_sandbox_the_same_tool_cannot_reach_the_integration_branch(
+    ledger: Ledger, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_sandbox()
+    monkeypatch.setenv("UET_SANDBOX", "required")
+    before = checksum(repo)
+    result = run(
+        ledger,
+        repo,
+        [
+            {
+                "task_id": "forger",
+                "writes": True,
+                "run": [PY, "-c", FORGER, str(repo), str(tmp_path / "forger-index")],
+            },
+            {"task_id": "other", "writes": True, "run": write("b.txt", "B, edited\n")},
+        ],
+    )
+    branch = f"uet/{result.run_id}"
+    tasks = {t["task_id"]: t for t in ledger.list_tasks(result.run_id)}
+    assert tasks["forger"]["state"] == "failed", "its git writes into .git were refused"
+    assert tasks["other"]["state"] == "succeeded"
+    assert git(repo, "log", "--format=%s", branch).splitlines()[0] == "uet: other"
+    assert tampered_events(ledger, result.run_id) == []
+    assert checksum(repo) == before
+
+
 @pytest.fixture
 def paused_run(ledger: Ledger, repo: Path) -> str:
     """A run that landed one patch, then was paused for `uet resume` (a task retried)."""
@@ -148,7 +176,7 @@ def paused_run(ledger: Ledger, repo: Path) -> str:
         ledger,
         repo,
         [
-            {"task_id": "one", "writes": True, "run": write("a.txt", "A\n")},
+            {"task_id": "one", "writes": True, "run": write("a.txt", "A, edited\n")},
             {"task_id": "flaky", "run": [PY, "-c", "raise SystemExit(1)"], "depends_on": ["one"]},
         ],
     )
@@ -240,8 +268,13 @@ def test_a_rollback_between_runs_is_uets_own_commit(ledger: Ledger, repo: Path) 
         ledger,
         repo,
         [
-            {"task_id": "one", "writes": True, "run": write("a.txt", "A\n")},
-            {"task_id": "two", "writes": True, "run": write("b.txt", "B\n"), "depends_on": ["one"]},
+            {"task_id": "one", "writes": True, "run": write("a.txt", "A, edited\n")},
+            {
+                "task_id": "two",
+                "writes": True,
+                "run": write("b.txt", "B, edited\n"),
+                "depends_on": ["one"],
+            },
         ],
     )
     assert result.state == "succeeded", result.reason
@@ -249,5 +282,5 @@ def test_a_rollback_between_runs_is_uets_own_commit(ledger: Ledger, repo: Path) 
     landed = land_run(ledger, result.run_id)
     assert landed.mode == "fast-forward"
     assert (repo / "a.txt").read_text() == "a\n"
-    assert (repo / "b.txt").read_text() == "B\n"
+    assert (repo / "b.txt").read_text() == "B, edited\n"
     assert tampered_events(ledger, result.run_id) == []
