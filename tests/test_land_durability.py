@@ -226,3 +226,18 @@ def test_a_lock_file_that_is_not_uets_is_left_alone_and_named(
     lock.unlink()
     assert uet_land(repo, run_id)[0] == 0
     assert_landed(ledger, repo, run_id, before, "fast-forward")
+
+
+def test_landing_another_run_first_finishes_nothing_and_names_the_interrupted_one(
+    ledger: Ledger, repo: Path, uet_land: Callable[..., tuple[int, str]]
+) -> None:
+    first = make_run(ledger, repo)
+    before = git(repo, "rev-parse", "HEAD")
+    assert uet_land(repo, first, "land-checkout:1")[0] == -signal.SIGKILL
+    second = make_run(ledger, repo)
+
+    code, output = uet_land(repo, second)
+    assert code == 1
+    assert f"landing run {first} was interrupted; finish it first: `uet land {first}`" in output
+    assert uet_land(repo, first)[0] == 0
+    assert_landed(ledger, repo, first, before, "fast-forward")

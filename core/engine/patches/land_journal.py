@@ -64,6 +64,14 @@ class Journal:
     def path_for(git: Git, run_id: str) -> Path:
         return integration_folder(git.repo, run_id) / JOURNAL_NAME
 
+    @staticmethod
+    def unfinished_elsewhere(git: Git, run_id: str) -> list[str]:
+        """Runs of this repository, other than ``run_id``, with an interrupted landing."""
+        mine = Journal.path_for(git, run_id)
+        repository = mine.parent.parent.parent  # <home>/<repo-key>
+        pattern = f"*/{mine.parent.name}/{mine.name}"
+        return sorted(p.parent.parent.name for p in repository.glob(pattern) if p != mine)
+
     @classmethod
     def load(cls, path: Path, run_id: str) -> Journal | None:
         try:

@@ -98,6 +98,12 @@ def land_run(
     pending = Journal.load(journal_path, run_id)
     if pending is not None:
         return _finish_interrupted(ledger, recorder, git, pending, journal_path)
+    interrupted = Journal.unfinished_elsewhere(git, run_id)
+    if interrupted:
+        other = interrupted[0]
+        raise LandRefused(
+            run_id, f"landing run {other} was interrupted; finish it first: `uet land {other}`"
+        )
     branch = run["integration_branch"]
     tip = git.rev_parse(f"refs/heads/{branch}")
     if tip is None:
