@@ -31,7 +31,7 @@ from core import clock
 from core.engine import faults
 from core.engine.attempts import as_outcome, new_attempt, outcome_fields
 from core.engine.costs import Budgets, Crossing, attempt_cost
-from core.engine.execution import sandbox
+from core.engine.execution import reaping, sandbox
 from core.engine.execution.command import ProcessTable
 from core.engine.execution.outcome import Outcome
 from core.engine.execution.runner import AttemptRef, AttemptRunner, ToolCommand
@@ -44,7 +44,7 @@ from core.engine.patches.provenance import tampered_event
 from core.engine.planning import PlanNode, plan
 from core.engine.project import project_sandbox
 from core.engine.recorder import Changes, Recorder
-from core.engine.recovery import kill_orphans
+from core.engine.recovery import kill_orphans, process_journal
 from core.engine.remote import RemoteAttempts
 from core.engine.retry import backoff_delay
 from core.engine.routing.config import check_router
@@ -120,8 +120,8 @@ class Orchestrator:
         self.width = options.workers
         self.host = socket.gethostname()
         self.worker_id = ""  # registered when the run starts executing
-        self.processes = ProcessTable()
         self.logs_dir = ledger.artifacts_dir / "logs" / run_id
+        self.processes = ProcessTable(journal=reaping.Journal(process_journal(ledger, run_id)))
         self.runner = AttemptRunner(
             self.processes,
             self.logs_dir,

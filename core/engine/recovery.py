@@ -20,8 +20,11 @@ from collections import Counter
 from pathlib import Path
 
 from core import clock
+from core.engine.execution import reaping
 from core.engine.recorder import Recorder
-from core.state import RunRow
+from core.state import Ledger, RunRow
+
+JOURNAL_NAME = ".processes"
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +48,32 @@ def owner_alive(run: RunRow) -> bool:
     return fresh
 
 
+def process_journal(ledger: Ledger, run_id: str) -> Path:
+    """Where a run's processes are noted as they are seen (see
+    :mod:`core.engine.execution.reaping`)."""
+    return ledger.artifacts_dir / "logs" / run_id / JOURNAL_NAME
+
+
 def kill_orphans(
-    run_id: str, proc: Path = Path("/proc"), *, attempt_id: str | None = None
+    run_id: str,
+    proc: Path = Path("/proc"),
+    *,
+    attempt_id: str | None = None,
+    journal: Path | None = None,
 ) -> list[int]:
     """Kill the process groups of tool processes started for ``run_id`` (or only for
-    ``attempt_id``) by a dead owner or a lost worker.
+    ``attempt_id``) by a dead owner or a lost worker, and every process its ``journal``
+    noted that is still the one noted.
 
     Attempts carry ``UET_RUN_ID`` and ``UET_ATTEMPT_ID`` in their environment; on Linux /proc
-    shows them. Elsewhere this finds nothing, and the orphans end when their own work (or
-    timeout) does.
+    shows them. A process that dropped them is found through the journal, if it was seen
+    while its attempt ran. Elsewhere this finds nothing, and the orphans end when their own
+    work (or timeout) does.
     """
     if not proc.is_dir():
         return []
+    if journal is not None:
+        reaping.kill(reaping.journaled(journal))
     marker = (
         f"UET_ATTEMPT_ID={attempt_id}".encode() if attempt_id else f"UET_RUN_ID={run_id}".encode()
     )

@@ -21,7 +21,7 @@ from core.engine.orchestrator import Orchestrator
 from core.engine.patches.integration import IntegrationBranch, branch_name
 from core.engine.project import project_profile
 from core.engine.recorder import Recorder
-from core.engine.recovery import kill_orphans, owner_alive, recover
+from core.engine.recovery import kill_orphans, owner_alive, process_journal, recover
 from core.engine.requests import build_request, effective_spec, spec_hash
 from core.engine.routing.config import Route
 from core.engine.routing.strategies import Situation, decide
@@ -344,7 +344,7 @@ def resume_run(
         raise RunOwned(run_id, run["owner_host"] or "?", run["owner_pid"] or 0)
     recorder = Recorder(ledger, bus)
     if run["owner_pid"] is not None:
-        kill_orphans(run_id)
+        kill_orphans(run_id, journal=process_journal(ledger, run_id))
     recover(recorder, run)
     base = options or RunOptions()
     effective = replace(base, parallel=base.parallel or run["parallel"])
@@ -380,7 +380,7 @@ def cancel_run(
                 ch.patch(patch, "drop", reason=f"never landed: {reason}")
             ch.txn.update_run(run_id, "canceled", owner_pid=None, owner_host=None)
     if not live and run["owner_pid"] is not None:
-        kill_orphans(run_id)
+        kill_orphans(run_id, journal=process_journal(ledger, run_id))
     return get_run(ledger, run_id)
 
 

@@ -26,7 +26,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ class ProcessTable:
 
     _groups: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    journal: reaping.Journal | None = None  # where the processes seen are noted (a run's)
 
     def leaders(self) -> frozenset[int]:
         with self._lock:
@@ -63,6 +64,16 @@ class ProcessTable:
     def attempts(self) -> frozenset[str]:
         with self._lock:
             return frozenset(key.partition(":")[0] for key in self._groups)
+
+    def watch(self, leader: int) -> set[reaping.Process]:
+        """The processes below ``leader`` and the orphans adopted so far, noted in the
+        journal."""
+        found = reaping.descendants(leader)
+        with _SPAWNING:
+            found |= reaping.orphans(self.leaders(), self.attempts)
+        if self.journal is not None:
+            self.journal.note(found)
+        return found
 
     def sweep(self) -> int:
         """Kill the orphans of finished tools (see :mod:`core.engine.execution.reaping`),
@@ -153,6 +164,10 @@ def run_command(
                 start_new_session=True,
             )
             processes.add(key, proc.pid)
+        if processes.journal is not None:
+            start = reaping.start_time(proc.pid)
+            if start is not None:
+                processes.journal.note([(proc.pid, start)])
     except OSError as exc:
         return Outcome(
             state="failed",
@@ -167,7 +182,8 @@ def run_command(
     # after; in the sandbox, noted when it is killed, to wait for the namespace to go.
     family: set[reaping.Process] = set()
     try:
-        timed_out = _pump(proc, sinks, started, timeout, kill_grace, family, not sandboxed)
+        watch = None if sandboxed else lambda: processes.watch(proc.pid)
+        timed_out = _pump(proc, sinks, started, timeout, kill_grace, family, watch)
         cpu = _reap(proc)
     finally:
         processes.discard(key)
@@ -231,7 +247,7 @@ def _pump(
     timeout: float | None,
     kill_grace: float,
     family: set[reaping.Process],
-    watch: bool,
+    watch: Callable[[], set[reaping.Process]] | None,
 ) -> bool:
     """Copy the pipes into the sinks until the main process has exited and the pipes are
     closed; enforce the timeout meanwhile, by the clock alone. True if it timed out.
@@ -240,7 +256,7 @@ def _pump(
     no selector object to build per attempt, no exit polling while output flows, and the
     timeout holds even when the tool closes its pipes. Where there is no pidfd, the exit is
     checked each time the pipes stay quiet. ``family`` collects the main process's
-    descendants when it is killed, and each time it is quiet if ``watch`` says so.
+    descendants when it is killed, and what ``watch`` finds each time it is quiet.
     """
     open_fds: dict[int, Sink] = {}
     for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
@@ -297,8 +313,8 @@ def _pump(
             if not ready:
                 if pidfd is None and exited_at is None and _has_exited(proc.pid):
                     exited_at = now
-                if watch and exited_at is None:
-                    family |= reaping.descendants(proc.pid)
+                if watch is not None and exited_at is None:
+                    family |= watch()
     finally:
         if pidfd is not None:
             os.close(pidfd)

@@ -9,6 +9,10 @@ pipes go quiet; when its attempt ends, those still alive, and any orphan that ha
 child, are killed and reaped. An orphan whose environment names another live attempt is left
 to that attempt.
 
+What is noted goes to a journal too (``<logs>/<run>/.processes``), so that ``uet resume``
+after a crash of UET itself can kill what the crash left behind, even a process that dropped
+UET's variables from its environment (see :func:`core.engine.recovery.kill_orphans`).
+
 Orphans are told from UET's own children by their session: every process UET starts itself
 either shares UET's session (git, probes) or is registered in the :class:`ProcessTable` while
 it runs (tools and gates, started in their own session).
@@ -23,8 +27,10 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -163,3 +169,43 @@ def _alive(process: Process) -> bool:
         return False
     fields = raw[raw.rfind(b")") + 2 :].split()
     return fields[0] != b"Z" and fields[19] == str(start).encode()
+
+
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot), or None when it is gone."""
+    info = _stat(pid)
+    return None if info is None else info[2]
+
+
+class Journal:
+    """An append-only file of the processes an attempt was seen to start, one ``pid start``
+    per line; a crashed UET's successor reads it back with :func:`journaled`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._noted: set[Process] = set()
+        self._lock = threading.Lock()
+
+    def note(self, processes: Iterable[Process]) -> None:
+        with self._lock:
+            new = set(processes) - self._noted
+            if not new:
+                return
+            self._noted |= new
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="ascii") as handle:
+                handle.write("".join(f"{pid} {start}\n" for pid, start in sorted(new)))
+
+
+def journaled(path: Path) -> set[Process]:
+    """The processes a journal at ``path`` noted (none if there is no journal)."""
+    found: set[Process] = set()
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return found
+    for line in text.splitlines():
+        pid, _, start = line.partition(" ")
+        if pid.isdigit() and start.isdigit():
+            found.add((int(pid), int(start)))
+    return found
