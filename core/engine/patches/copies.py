@@ -24,6 +24,7 @@ Nothing is written into the user's ``.git`` by making or removing a copy.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -92,6 +93,7 @@ class Copy:
     home: Path
     commit: str
     _pristine: dict[str, bytes]  # admin file -> content as made (index, HEAD, config, ...)
+    _index_mtime_ns: int  # the index's own time, which git's racy-entry check compares with
 
     def restore_admin(self) -> None:
         """Put UET's git directory back as it was made, before reading the change through it
@@ -105,10 +107,15 @@ class Copy:
             (self.admin / name).unlink(missing_ok=True)
         for name, content in self._pristine.items():
             target = self.admin / name
+            with contextlib.suppress(OSError):
+                if not target.is_symlink() and target.read_bytes() == content:
+                    continue  # as made (the usual case): its file times stay as they were
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.is_symlink() or target.is_dir():
                 _delete(target)
             target.write_bytes(content)
+            if name == "index":
+                _set_mtime(target, self._index_mtime_ns)
 
     def git_args(self) -> tuple[str, str]:
         """The options that point git at the copy through UET's git directory."""
@@ -163,12 +170,17 @@ class Copies:
             cwd=path,
         )
         index = (admin / "index").read_bytes()
+        index_mtime = (admin / "index").stat().st_mtime_ns
         pristine["index"] = index
         # The tool's own repository: the same files, an index that matches them, no hooks.
         _write_files(path / ".git", {**pristine, "index": index})
+        # An index must not look newer than the checkout it describes: git trusts the stat
+        # data of entries older than the index file, so a same-size edit made within the
+        # checkout's second would go unseen (git's "racy" entries).
+        _set_mtime(path / ".git" / "index", index_mtime)
         (path / ".git" / "hooks").mkdir(exist_ok=True)
         self._link(path)
-        return Copy(path, admin, home, commit, pristine)
+        return Copy(path, admin, home, commit, pristine, index_mtime)
 
     def _git_dir_files(self, commit: str) -> dict[str, bytes]:
         objects = self._common / "objects"
@@ -221,6 +233,10 @@ def _write_files(root: Path, files: dict[str, bytes]) -> None:
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
+
+
+def _set_mtime(path: Path, mtime_ns: int) -> None:
+    os.utime(path, ns=(mtime_ns, mtime_ns))
 
 
 def _delete(path: Path) -> None:

@@ -109,3 +109,21 @@ def test_many_copies_made_and_removed_at_once(repo: Git, base: str) -> None:
     copies.prune()
     assert copies.live() == frozenset()
     assert checksum(repo.repo) == before
+
+
+def test_a_same_size_edit_right_after_the_copy_is_made_is_seen(repo: Git, base: str) -> None:
+    """An edit that keeps a file's size, made within the same clock tick as the checkout,
+    leaves its stat data as the index recorded it; git looks at the content only while the
+    index is no newer than the entry ("racy" entries), so putting UET's git directory back
+    must keep the index's own time."""
+    copies = Copies(repo, RUN)
+    for tampered in (False, True):
+        copy = copies.create(copies.path_for("t", int(tampered)), base)
+        (copy.path / "README.md").write_text("HELLO\n")  # same size as "hello\n"
+        if tampered:
+            (copy.admin / "index").write_bytes(b"garbage")
+        copy.restore_admin()
+        patch = capture(repo, copy.path, copy.admin, base)
+        assert patch is not None
+        assert [f["path"] for f in patch.files] == ["README.md"]
+        copies.remove(copy.path)
