@@ -73,6 +73,9 @@ step "the sample project in $project (git: the project, then what uet init wrote
 git -C "$project" log --oneline
 (cd "$project" && python3 -m pytest -q -p no:cacheprovider | tail -1)
 
+step "uet doctor   (what each tool and gate may touch here: the sandbox, or processes only, and why)"
+uet doctor
+
 step "uet run --repo $project $examples/codemods.json   (one task breaks the tests: exit code 1 expected)"
 expect_exit 1 uet run --repo "$project" "$examples/codemods.json"
 codemods_run=$(latest_run)
