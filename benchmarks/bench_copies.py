@@ -10,10 +10,12 @@ removed again:
   own git directory beside it, a private HOME) then ``Copies.remove``.
 
 It prints the best and median seconds of creation for each and the ratio uet / reference.
+The contenders take turns (the first of a round alternates), and the disk is synced before
+each creation so neither pays for the other's removals.
 Both write every file of the tree once; the copy writes its index twice (UET's and the
 tool's), so the ratio should stay close to 1.
 
-Usage: python benchmarks/bench_copies.py [--files N] [--repeat R]
+Usage: python benchmarks/bench_copies.py [--files N] [--repeat R] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -64,8 +66,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dir", default=None, help="where to make the repository (a disk)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="uet-bench-copies-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="uet-bench-copies-", dir=args.dir) as tmp:
         root = Path(tmp)
         started = time.perf_counter()
         repo = make_repo(root, args.files)
@@ -74,17 +77,25 @@ def main() -> None:
         commit = git_repo.text("rev-parse", "HEAD")
         copies = Copies(git_repo, "01BENCH0000000000000000000", home=root / "copies")
         times: dict[str, list[float]] = {"reference": [], "uet": []}
-        for round_no in range(args.repeat):
+
+        def reference(round_no: int) -> None:
             target = root / f"wt-{round_no}"
             t0 = time.perf_counter()
             git(repo, "worktree", "add", "--detach", "--quiet", str(target), commit)
             times["reference"].append(time.perf_counter() - t0)
             git(repo, "worktree", "remove", "--force", str(target))
-            path = copies.path_for("bench", round_no)
+
+        def uet(round_no: int) -> None:
             t0 = time.perf_counter()
-            copy = copies.create(path, commit)
+            copy = copies.create(copies.path_for("bench", round_no), commit)
             times["uet"].append(time.perf_counter() - t0)
             copies.remove(copy.path)
+
+        for round_no in range(args.repeat):
+            # Take turns, and let the removals reach the disk before the next creation.
+            for contender in (reference, uet) if round_no % 2 == 0 else (uet, reference):
+                os.sync()
+                contender(round_no)
         shutil.rmtree(root / "copies", ignore_errors=True)
         for name, values in times.items():
             print(f"{name:>9}: best {min(values):.3f}s  median {statistics.median(values):.3f}s")
