@@ -31,8 +31,10 @@ def _worktrees_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 def _processes_only_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests talk to their tools through files in tmp_path, which the sandbox's private /tmp
     hides: they run at the processes-only level unless they ask for the sandbox (the
-    ``isolation`` fixture, ``require_sandbox``, or ``UET_SANDBOX=auto``)."""
-    monkeypatch.setenv("UET_SANDBOX", "off")
+    ``isolation`` and ``level`` fixtures, ``require_sandbox``, or ``UET_SANDBOX=auto``).
+    ``UET_TEST_SANDBOX=auto`` runs every test in the sandbox where it can, to see which
+    tests depend on writing outside their attempts."""
+    monkeypatch.setenv("UET_SANDBOX", os.environ.get("UET_TEST_SANDBOX", "off"))
 
 
 @pytest.fixture
@@ -160,4 +162,6 @@ def level(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     if request.param == "bubblewrap":
         require_sandbox()
         monkeypatch.setenv("UET_SANDBOX", "required")
+    else:
+        monkeypatch.setenv("UET_SANDBOX", "off")
     return str(request.param)

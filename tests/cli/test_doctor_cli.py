@@ -17,11 +17,12 @@ from tests.conftest import require_sandbox
 Invoke = Callable[..., Result]
 
 
-def test_doctor_names_the_level_and_why(invoke: Invoke) -> None:
+def test_doctor_names_the_level_and_why(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UET_SANDBOX", "off")
     result = invoke("doctor", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["mode"] == "off"  # the tests' default (UET_SANDBOX=off)
+    assert report["mode"] == "off"
     assert report["isolation"] == "processes"
     assert report["reason"] == "the sandbox is turned off (sandbox: off)"
     assert report["descendants"].startswith("killed through a child subreaper")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -44,6 +45,12 @@ INSTALL_HINT = (
     "`dnf install bubblewrap`) on a Linux kernel that allows user namespaces"
 )
 _TMP = Path("/tmp")  # noqa: S108 - the folder the sandbox replaces with a private one
+# Where tools that cache beside the code are told to cache instead (under the private HOME).
+_CACHE_VARIABLES = {
+    "RUFF_CACHE_DIR": "ruff",
+    "MYPY_CACHE_DIR": "mypy",
+    "PYTHONPYCACHEPREFIX": "pycache",
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,11 @@ class Confinement:
     network: bool = False
 
     def environment(self, env: Mapping[str, str]) -> dict[str, str]:
-        """``env`` as the confined process sees it: its private HOME and TMPDIR."""
+        """``env`` as the confined process sees it: its private HOME and TMPDIR, and the
+        caches tools would write next to the code (``.ruff_cache``, ``.mypy_cache``,
+        ``__pycache__``, ``.pytest_cache``) in that HOME, unless ``env`` places them: the
+        code may be read-only (the user's checkout, for a task that does not write), and a
+        cache in an attempt's copy is not part of its change."""
         out = dict(env)
         if self.home is not None:
             out["HOME"] = str(self.home)
@@ -68,6 +79,12 @@ class Confinement:
             real = Path(env.get("HOME", "~")).expanduser() / ".gitconfig"
             if "GIT_CONFIG_GLOBAL" not in env and real.is_file():
                 out["GIT_CONFIG_GLOBAL"] = str(real)
+            caches = self.home / ".cache"
+            for name, folder in _CACHE_VARIABLES.items():
+                out.setdefault(name, str(caches / folder))
+            if "cache_dir" not in env.get("PYTEST_ADDOPTS", ""):
+                option = f"-o cache_dir={shlex.quote(str(caches / 'pytest'))}"
+                out["PYTEST_ADDOPTS"] = " ".join(filter(None, (env.get("PYTEST_ADDOPTS"), option)))
         out["TMPDIR"] = str(_TMP)
         return out
 
