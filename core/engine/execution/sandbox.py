@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import SandboxUnavailable
@@ -63,8 +63,9 @@ class Confinement:
     home: Path | None = None  # a private HOME (made if missing); None keeps HOME as it is
     network: bool = False
 
-    def environment(self, env: Mapping[str, str]) -> dict[str, str]:
-        """``env`` as the confined process sees it: its private HOME and TMPDIR, and the
+    def environment(self, env: Mapping[str, str], *, private_tmp: bool) -> dict[str, str]:
+        """``env`` as the confined process sees it: its private HOME (and TMPDIR, the private
+        ``/tmp``, with ``private_tmp``), and the
         caches tools would write next to the code (``.ruff_cache``, ``.mypy_cache``,
         ``__pycache__``, ``.pytest_cache``) in that HOME, unless ``env`` places them: the
         code may be read-only (the user's checkout, for a task that does not write), and a
@@ -85,7 +86,8 @@ class Confinement:
             if "cache_dir" not in env.get("PYTEST_ADDOPTS", ""):
                 option = f"-o cache_dir={shlex.quote(str(caches / 'pytest'))}"
                 out["PYTEST_ADDOPTS"] = " ".join(filter(None, (env.get("PYTEST_ADDOPTS"), option)))
-        out["TMPDIR"] = str(_TMP)
+        if private_tmp:
+            out["TMPDIR"] = str(_TMP)
         return out
 
 
@@ -97,7 +99,6 @@ class Isolation:
     level: str
     reason: str
     bwrap: str | None = None
-    extra_writable: tuple[Path, ...] = field(default=())
 
     @property
     def sandboxed(self) -> bool:
@@ -112,20 +113,9 @@ class Isolation:
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
         if not self.sandboxed or self.bwrap is None:
-            environment = confinement.environment(env)
-            environment.pop("TMPDIR", None)
-            if "TMPDIR" in env:
-                environment["TMPDIR"] = env["TMPDIR"]
-            return list(argv), environment
-        return [
-            self.bwrap,
-            *_bwrap_args(argv, cwd, env, confinement, self.extra_writable),
-            "--",
-            *argv,
-        ], confinement.environment(env)
-
-    def document(self) -> dict[str, str]:
-        return {"level": self.level, "reason": self.reason}
+            return list(argv), confinement.environment(env, private_tmp=False)
+        wrapped = [self.bwrap, *_bwrap_args(argv, cwd, env, confinement), "--", *argv]
+        return wrapped, confinement.environment(env, private_tmp=True)
 
 
 def _bwrap_args(
@@ -133,13 +123,12 @@ def _bwrap_args(
     cwd: str,
     env: Mapping[str, str],
     confinement: Confinement,
-    extra_writable: Iterable[Path],
 ) -> list[str]:
     args = ["--die-with-parent", "--new-session", "--unshare-all"]
     if confinement.network:
         args.append("--share-net")
     args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", str(_TMP)]
-    writable = [*confinement.writable, *extra_writable]
+    writable = list(confinement.writable)
     if confinement.home is not None:
         writable.append(confinement.home)
     for path in _visible_under_tmp(argv, cwd, env, confinement.readable):
@@ -197,7 +186,7 @@ def _detect(mode: str) -> Isolation:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return Isolation(PROCESSES, f"bwrap is not on PATH; {INSTALL_HINT}")
-    probe = [bwrap, *_bwrap_args(["true"], "/", {}, Confinement(), ()), "--", "true"]
+    probe = [bwrap, *_bwrap_args(["true"], "/", {}, Confinement()), "--", "true"]
     try:
         result = subprocess.run(
             probe, capture_output=True, stdin=subprocess.DEVNULL, timeout=20, check=False
