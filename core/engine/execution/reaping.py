@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,16 @@ def become_subreaper() -> bool:
         return False
 
 
-def _stat(pid: int) -> tuple[int, int, int] | None:
-    """(parent pid, session id, start time) of ``pid``, or None when it is gone."""
+@dataclass(frozen=True, slots=True)
+class _Stat:
+    parent: int
+    session: int
+    start: int
+    zombie: bool
+
+
+def _stat(pid: int) -> _Stat | None:
+    """What ``/proc/<pid>/stat`` says of ``pid``, or None when it is gone."""
     try:
         with open(f"{_PROC}/{pid}/stat", "rb") as handle:
             raw = handle.read()
@@ -62,7 +71,7 @@ def _stat(pid: int) -> tuple[int, int, int] | None:
     # The command name is in parentheses and may hold anything: split after the last one.
     fields = raw[raw.rfind(b")") + 2 :].split()
     try:
-        return int(fields[1]), int(fields[3]), int(fields[19])
+        return _Stat(int(fields[1]), int(fields[3]), int(fields[19]), fields[0] == b"Z")
     except (IndexError, ValueError):
         return None
 
@@ -80,7 +89,7 @@ def descendants(root: int) -> set[Process]:
     for pid in _all_pids():
         info = _stat(pid)
         if info is not None:
-            children.setdefault(info[0], []).append((pid, info[2]))
+            children.setdefault(info.parent, []).append((pid, info.start))
     found: set[Process] = set()
     stack = [root]
     while stack:
@@ -113,12 +122,12 @@ def orphans(
     found: set[Process] = set()
     for pid in _all_pids():
         info = _stat(pid)
-        if info is None or info[0] != me or info[1] == session or pid in leaders:
+        if info is None or info.parent != me or info.session == session or pid in leaders:
             continue
         owner = _attempt_of(pid)
         if owner is not None and owner in live_attempts():
             continue
-        found.add((pid, info[2]))
+        found.add((pid, info.start))
     return found
 
 
@@ -129,12 +138,12 @@ def kill(processes: Iterable[Process]) -> int:
     me = os.getpid()
     for pid, start in processes:
         info = _stat(pid)
-        if info is None or info[2] != start:
+        if info is None or info.start != start:
             continue  # gone, or the pid now names another process
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
             killed += 1
-        if info[0] == me:
+        if info.parent == me:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
     # Tracked descendants killed above may have left children of their own to us.
@@ -161,20 +170,14 @@ def wait_gone(processes: Iterable[Process], limit: float = _GONE_SECONDS) -> boo
 
 
 def _alive(process: Process) -> bool:
-    pid, start = process
-    try:
-        with open(f"{_PROC}/{pid}/stat", "rb") as handle:
-            raw = handle.read()
-    except OSError:
-        return False
-    fields = raw[raw.rfind(b")") + 2 :].split()
-    return fields[0] != b"Z" and fields[19] == str(start).encode()
+    info = _stat(process[0])
+    return info is not None and not info.zombie and info.start == process[1]
 
 
 def start_time(pid: int) -> int | None:
     """When ``pid`` started (clock ticks since boot), or None when it is gone."""
     info = _stat(pid)
-    return None if info is None else info[2]
+    return None if info is None else info.start
 
 
 class Journal:
