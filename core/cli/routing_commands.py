@@ -29,6 +29,7 @@ from core.cli.output import duration, echo_decision, echo_json, short, styled_st
 from core.cli.run_commands import report
 from core.engine.costs import cost_document
 from core.engine.events import EventBus
+from core.engine.execution import sandbox
 from core.engine.options import RunOptions
 from core.engine.process_worker import ProcessWorker, WorkerOptions
 from core.engine.records import attempt_document
@@ -49,8 +50,9 @@ _VERSION_TIMEOUT = 5.0
 @json_option
 @click.pass_context
 def tools(ctx: click.Context, router_path: Path | None, as_json: bool) -> None:
-    """List the tools of the router config: found on PATH or not, version, circuit state,
-    recent success rate (latest 50 attempts in the ledger).
+    """List the tools of the router config: found on PATH or not, whether the sandbox lets
+    them reach the network, version, circuit state, recent success rate (latest 50 attempts
+    in the ledger), and the isolation they run under.
 
     \b
     Examples:
@@ -66,8 +68,9 @@ def tools(ctx: click.Context, router_path: Path | None, as_json: bool) -> None:
     rows = [
         _tool_report(router, name, circuits.get(name), recent.get(name)) for name in router.tools
     ]
+    isolation = sandbox.detect(sandbox.settings(router.document)[0])
     if as_json:
-        echo_json({"router": router.source, "tools": rows})
+        echo_json({"router": router.source, "isolation": isolation.level, "tools": rows})
         return
     lines = []
     for row in rows:
@@ -78,13 +81,20 @@ def tools(ctx: click.Context, router_path: Path | None, as_json: bool) -> None:
                 row["tool"],
                 row["adapter"],
                 "yes" if row["writes"] else "no",
+                "yes" if row["network"] else "no",
                 found,
                 short(row["version"] or "", 30),
                 styled_state(row["circuit"]),
                 "-" if rate is None else f"{rate:.0%} of {row['recent_attempts']}",
             ]
         )
-    click.echo(table(["TOOL", "ADAPTER", "WRITES", "PATH", "VERSION", "CIRCUIT", "SUCCESS"], lines))
+    click.echo(
+        table(
+            ["TOOL", "ADAPTER", "WRITES", "NETWORK", "PATH", "VERSION", "CIRCUIT", "SUCCESS"],
+            lines,
+        )
+    )
+    click.echo(f"isolation: {isolation.level} ({isolation.reason}); see `uet doctor`")
 
 
 def _ledger_view(ctx: click.Context) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
@@ -121,6 +131,7 @@ def _tool_report(
         "tool": name,
         "adapter": tool.spec.get("adapter", "command"),
         "writes": tool.writes,
+        "network": tool.network,
         "program": program,
         "path": path,
         "version": version,

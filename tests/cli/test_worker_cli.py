@@ -557,9 +557,18 @@ def test_tools_reports_path_version_and_circuit_of_each_tool(
     assert (tools["ghost"]["path"], tools["ghost"]["version"]) == (None, None)
     assert {t["circuit"] for t in tools.values()} == {"closed"}
     assert {t["writes"] for t in tools.values()} == {False}
+    # Agent adapters reach the network from the sandbox unless they say otherwise.
+    assert {name: t["network"] for name, t in tools.items()} == {
+        "claude": True,
+        "codex": True,
+        "mytool": False,
+        "ghost": False,
+    }
+    assert report["isolation"] == "processes"  # the tests' default level
 
     text = invoke("tools", "--router", str(router)).output
-    rows = {line.split()[0]: line for line in text.splitlines()[1:]}
+    assert text.splitlines()[-1].startswith("isolation: processes (the sandbox is turned off")
+    rows = {line.split()[0]: line for line in text.splitlines()[1:-1]}
     assert "not found" in rows["ghost"]
     assert "mytool 1.2.3" in rows["mytool"]
     assert "100% of 1" in rows["claude"]
