@@ -15,7 +15,10 @@ UET's variables from its environment (see :func:`core.engine.recovery.kill_orpha
 
 Orphans are told from UET's own children by their session: every process UET starts itself
 either shares UET's session (git, probes) or is registered in the :class:`ProcessTable` while
-it runs (tools and gates, started in their own session).
+it runs (tools and gates, started in their own session). A ``call`` task's own code that
+starts a process in a session of its own looks like an orphan too, and is killed when an
+attempt ends: call tasks are UET's in-process extension point, their subprocesses belong in
+``run`` tasks.
 """
 
 from __future__ import annotations

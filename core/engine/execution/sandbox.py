@@ -124,6 +124,9 @@ def _bwrap_args(
     env: Mapping[str, str],
     confinement: Confinement,
 ) -> list[str]:
+    # --die-with-parent ties the sandbox to the thread that started bwrap (Linux's parent
+    # death signal follows the thread): UET starts tools from worker threads that live as
+    # long as their run or worker, never from a thread that ends first.
     args = ["--die-with-parent", "--new-session", "--unshare-all"]
     if confinement.network:
         args.append("--share-net")
