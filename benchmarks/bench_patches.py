@@ -3,7 +3,8 @@
 N small patches, one after another, on a fresh repository in a temporary directory:
 
 - **uet**: a bundle of N writing tasks, each a tool (``sh -c 'echo ... > file'``) run in its
-  own worktree; the change is captured as a patch, stored, checked against the patch policy
+  own private copy (in the sandbox where bubblewrap runs; ``UET_SANDBOX=off`` measures
+  without it); the change is captured as a patch, stored, checked against the patch policy
   and the repository guard, a trivial gate (``true``) runs, and the integrator lands it on
   ``uet/<run>`` with its trailers; every step is recorded in the SQLite ledger.
 - **plain git**: what a careful shell script does for the same result: ``git worktree add``,
