@@ -30,11 +30,12 @@ from core.engine.patches.integration import (
     landed_patches,
 )
 from core.engine.patches.landing import LandResult, land_run
+from core.engine.patches.provenance import LedgerProvenance, record_tampered
 from core.engine.patches.records import record_gates, verdict_of
 from core.engine.recorder import Recorder
 from core.engine.recovery import owner_alive
 from core.engine.runs import get_run
-from core.errors import PatchNotActionable, PatchNotFound
+from core.errors import IntegrationTampered, PatchNotActionable, PatchNotFound
 from core.state import Ledger, PatchRow, RunRow
 
 _ACTION_TRIGGER = {"rollback": "roll_back", "drop": "drop", "requeue": "requeue"}
@@ -89,7 +90,18 @@ def rollback_patch(ledger: Ledger, ref: str, *, bus: EventBus | None = None) -> 
     _allowed(patch, "rollback")
     run = get_run(ledger, patch["run_id"])
     git = _repository(run)
-    branch = IntegrationBranch(git, patch["integration_branch"] or run["integration_branch"] or "")
+    branch = IntegrationBranch(
+        git,
+        patch["integration_branch"] or run["integration_branch"] or "",
+        base=run["base_commit"],
+        provenance=LedgerProvenance(ledger, run["run_id"]),
+    )
+    try:  # nothing is reverted on top of a commit UET did not make
+        branch.verify()
+    except IntegrationTampered as exc:
+        branch.close()
+        record_tampered(ledger, exc, bus)
+        raise
     commit = patch["commit_sha"]
     if commit is None:
         raise PatchNotActionable(patch["patch_id"], "rollback", "it records no commit")

@@ -214,6 +214,20 @@ def test_a_commit_forged_between_runs_is_caught_by_resume_and_by_land(
     assert git(repo, "rev-parse", "HEAD") == good
 
 
+def test_a_rollback_is_not_committed_on_top_of_a_forged_commit(
+    ledger: Ledger, repo: Path, paused_run: str
+) -> None:
+    branch = f"uet/{paused_run}"
+    forged = forge_on_top(repo, branch, "a fix\n")
+    one = patch_of(ledger, paused_run, "one")
+    with pytest.raises(IntegrationTampered, match="carries no Uet-Run trailer"):
+        rollback_patch(ledger, one["patch_id"])
+    assert git(repo, "rev-parse", branch) == forged
+    assert children(repo, forged) == []
+    assert patch_of(ledger, paused_run, "one")["state"] == "committed"
+    assert [e["commit"] for e in tampered_events(ledger, paused_run)] == [forged]
+
+
 def forged_with_trailers(ledger: Ledger, repo: Path, run_id: str, case: str) -> str:
     branch = f"uet/{run_id}"
     one = patch_of(ledger, run_id, "one")
