@@ -4,9 +4,12 @@
 ``{files}`` becomes one item per file (none when the task names no files), and ``{feedback}``
 none when there is no feedback yet. A placeholder must be the whole item: text around it could
 not be expanded without guessing how the tool splits it. Whatever the values contain (quotes,
-``$(...)``, ``;``, newlines) reaches the tool byte for byte, with one exception: a ``{files}``
-item starting with ``-`` is given as ``./-name``, so that a file called ``-rf`` or ``--help``
-reaches the tool as a file, never as an option.
+``$(...)``, ``;``, newlines) reaches the tool byte for byte, with one exception: nothing
+reaches it as an option that was not written in the template. A ``{files}`` item starting
+with ``-`` is given as ``./-name``, so that a file called ``-rf`` or ``--help`` reaches the
+tool as a file; a ``{prompt}`` or ``{feedback}`` text starting with ``-`` gets a leading
+space (feedback quotes what the previous attempt left, a file name such as
+``--dangerously-skip-permissions`` included).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def expand(argv: Sequence[str], values: Mapping[str, Sequence[str]]) -> list[str
         match = _PLACEHOLDER.fullmatch(item)
         if match and match[1] in values:
             given = values[match[1]]
-            result.extend(map(as_operand, given) if match[1] == "files" else given)
+            result.extend(map(_GUARDS.get(match[1], str), given))
         else:
             result.append(item)
     return result
@@ -50,3 +53,11 @@ def expand(argv: Sequence[str], values: Mapping[str, Sequence[str]]) -> list[str
 def as_operand(path: str) -> str:
     """``path`` as a command line cannot take for an option: ``-rf`` becomes ``./-rf``."""
     return f"./{path}" if path.startswith("-") else path
+
+
+def as_text(text: str) -> str:
+    """``text`` as a command line cannot take for an option: ``--yes`` becomes `` --yes``."""
+    return f" {text}" if text.startswith("-") else text
+
+
+_GUARDS = {"files": as_operand, "prompt": as_text, "feedback": as_text}

@@ -67,7 +67,33 @@ def test_a_tool_rewriting_uets_files_and_ci_is_rejected_unless_allowed(
 def test_files_starting_with_a_dash_expand_as_paths() -> None:
     argv = ["tool", "--", "{files}", "{prompt}"]
     values = {"files": ["-rf", "--help", "src/-x.py", "/abs/-y"], "prompt": ["-p"]}
-    assert expand(argv, values) == ["tool", "--", "./-rf", "./--help", "src/-x.py", "/abs/-y", "-p"]
+    assert expand(argv, values) == [
+        "tool",
+        "--",
+        "./-rf",
+        "./--help",
+        "src/-x.py",
+        "/abs/-y",
+        " -p",
+    ]
+
+
+def test_a_prompt_or_feedback_starting_with_a_dash_is_never_an_option() -> None:
+    """Feedback quotes the previous attempt: a file it named ``--dangerously-skip-permissions``
+    must not reach the next attempt's CLI as that option."""
+    argv = ["claude", "-p", "{prompt}", "{feedback}"]
+    values = {
+        "prompt": ["--model=evil"],
+        "feedback": ["--dangerously-skip-permissions: outside the write scope"],
+    }
+    assert expand(argv, values) == [
+        "claude",
+        "-p",
+        " --model=evil",
+        " --dangerously-skip-permissions: outside the write scope",
+    ]
+    plain = {"prompt": ["Fix the bug"], "feedback": ["gate 'unit' failed"]}
+    assert expand(argv, plain) == ["claude", "-p", "Fix the bug", "gate 'unit' failed"]
 
 
 def test_files_starting_with_a_dash_reach_the_tool_as_files(ledger: Ledger, tmp_path: Path) -> None:
