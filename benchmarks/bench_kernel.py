@@ -6,7 +6,10 @@ Runs, on a fresh SQLite ledger in a temporary directory:
    creation, scheduling, two ledger transactions per task with their events — and reports the
    per-task overhead in microseconds and tasks per second.
 2. N ``run: ["true"]`` command tasks with P workers, against the same N commands started with
-   bare ``subprocess.run`` from P threads, and reports the ratio (1.00 = no overhead).
+   bare ``subprocess.run`` from P threads, and reports the ratio (1.00 = no overhead). Where
+   UET's tools run in the bubblewrap sandbox (``UET_SANDBOX=off`` turns it off), the same
+   commands are also started bare inside ``bwrap`` with UET's sandbox arguments, the
+   reference with the same containment.
 
 Usage: python benchmarks/bench_kernel.py [--tasks N] [--parallel P] [--repeat R]
 Each measurement is the best of R repetitions (the least disturbed by the machine).
@@ -29,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.engine.bundle import check_bundle
+from core.engine.execution.sandbox import Confinement, detect
 from core.engine.options import RunOptions
 from core.engine.runs import create_run, execute_run
 from core.state import open_ledger
@@ -75,6 +79,18 @@ def bare_subprocess(count: int, parallel: int) -> float:
     return time.perf_counter() - started
 
 
+def bare_sandboxed(count: int, parallel: int, home: Path) -> float:
+    isolation = detect()
+    argv, env = isolation.wrap(["true"], str(home), dict(os.environ), Confinement(home=home))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(parallel) as pool:
+        for completed in pool.map(
+            lambda _: subprocess.run(argv, env=env, check=False), range(count)
+        ):
+            completed.check_returncode()
+    return time.perf_counter() - started
+
+
 def best(repeat: int, measure: Callable[[], float]) -> float:
     return min(measure() for _ in range(repeat))
 
@@ -111,6 +127,13 @@ def main() -> None:
     print(f"  bare subprocess.run:  {bare / n * 1e6:8.1f} µs/task  ({n / bare:6.0f}/s)")
     print(f"  uet run:              {uet / n * 1e6:8.1f} µs/task  ({n / uet:6.0f}/s)")
     print(f"  ratio uet / bare:     {uet / bare:8.2f}x   (target <= 1.15x)")
+    isolation = detect()
+    print(f"  isolation: {isolation.level}")
+    if isolation.sandboxed:
+        with tempfile.TemporaryDirectory(prefix="uet-bench-home-") as home:
+            boxed = best(args.repeat, lambda: bare_sandboxed(n, p, Path(home)))
+        print(f"  bare bwrap (same sandbox): {boxed / n * 1e6:8.1f} µs/task  ({n / boxed:6.0f}/s)")
+        print(f"  ratio uet / bare bwrap:    {uet / boxed:8.2f}x")
 
 
 if __name__ == "__main__":

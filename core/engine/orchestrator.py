@@ -187,6 +187,8 @@ class Orchestrator:
             # Ctrl-C): their tools must not outlive us. The ledger still shows them running,
             # which is what `uet resume` expects after a crash.
             self.processes.signal_all(signal.SIGKILL)
+            self.processes.sweep()  # every orphan left, whatever its pid
+            self.processes.close()
             with self.recorder.transaction() as ch:
                 move(ch, self.worker_id, "idle", "stop", stopped_at=ch.now)
 

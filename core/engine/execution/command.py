@@ -65,6 +65,10 @@ class ProcessTable:
         with self._lock:
             return frozenset(key.partition(":")[0] for key in self._groups)
 
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+
     def watch(self, leader: int) -> set[reaping.Process]:
         """The processes below ``leader`` and the orphans adopted so far, noted in the
         journal."""
@@ -75,11 +79,12 @@ class ProcessTable:
             self.journal.note(found)
         return found
 
-    def sweep(self) -> int:
+    def sweep(self, newer_than: int = 0) -> int:
         """Kill the orphans of finished tools (see :mod:`core.engine.execution.reaping`),
-        leaving those whose environment names a live attempt; how many were killed."""
+        leaving those whose environment names a live attempt (and, with ``newer_than``, those
+        whose pid is not above it); how many were killed."""
         with _SPAWNING:
-            found = reaping.orphans(self.leaders(), self.attempts)
+            found = reaping.orphans(self.leaders(), self.attempts, newer_than)
         return reaping.kill(found)
 
     def add(self, key: str, pgid: int) -> None:
@@ -193,7 +198,7 @@ def run_command(
         else:
             reaping.kill(family)
         # Reaping the sandbox's init waits for its PID namespace to be empty.
-        processes.sweep()
+        processes.sweep(newer_than=proc.pid)
     duration = time.monotonic() - started
     code = proc.returncode
     common: dict[str, Any] = {

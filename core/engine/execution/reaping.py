@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +117,20 @@ def _attempt_of(pid: int) -> str | None:
 
 
 def orphans(
-    live_leaders: Iterable[int], live_attempts: Callable[[], frozenset[str]]
+    live_leaders: Iterable[int],
+    live_attempts: Callable[[], frozenset[str]],
+    newer_than: int = 0,
 ) -> set[Process]:
     """Processes that became this process's children by being orphaned: not in its session,
-    not a tool or gate it runs now, not belonging to another live attempt."""
+    not a tool or gate it runs now, not belonging to another live attempt. ``newer_than``
+    looks only at pids above it (those of a tool's descendants, started after it, unless
+    pids wrapped around meanwhile: a sweep without it, at the end of a run, finds those)."""
     me, session = os.getpid(), os.getsid(0)
     leaders = set(live_leaders)
     found: set[Process] = set()
     for pid in _all_pids():
+        if pid <= newer_than:
+            continue
         info = _stat(pid)
         if info is None or info.parent != me or info.session == session or pid in leaders:
             continue
@@ -191,6 +198,7 @@ class Journal:
         self.path = path
         self._noted: set[Process] = set()
         self._lock = threading.Lock()
+        self._file: TextIO | None = None
 
     def note(self, processes: Iterable[Process]) -> None:
         with self._lock:
@@ -198,9 +206,17 @@ class Journal:
             if not new:
                 return
             self._noted |= new
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="ascii") as handle:
-                handle.write("".join(f"{pid} {start}\n" for pid, start in sorted(new)))
+            if self._file is None:  # opened once, on the first process: most runs have one
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.path.open("a", encoding="ascii")
+            self._file.write("".join(f"{pid} {start}\n" for pid, start in sorted(new)))
+            self._file.flush()  # in the file before anything could crash
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 def journaled(path: Path) -> set[Process]:

@@ -98,7 +98,7 @@ class AttemptRunner:
         HOME and /tmp."""
         home: Path | None = None
         if confinement is None:
-            home = worktrees_home() / "homes" / ref.attempt_id
+            home = worktrees_home() / "homes" / ref.attempt_id  # made only if used
             confinement = Confinement(
                 writable=self.writable,
                 readable=(cwd,),

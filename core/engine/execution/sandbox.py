@@ -55,39 +55,41 @@ _CACHE_VARIABLES = {
 
 @dataclass(frozen=True)
 class Confinement:
-    """What one process may touch: the paths it may write, where its HOME is, whether it may
-    reach the network, and what it must still read from the real ``/tmp``."""
+    """What one process may touch: the paths it may write, the attempt's own folder (its
+    HOME in the sandbox, where tools' caches go on every level), whether it may reach the
+    network, and what it must still read from the real ``/tmp``."""
 
     writable: tuple[Path, ...] = ()
     readable: tuple[Path, ...] = ()
-    home: Path | None = None  # a private HOME (made if missing); None keeps HOME as it is
+    home: Path | None = None  # the attempt's own folder (made in the sandbox if missing)
     network: bool = False
 
-    def environment(self, env: Mapping[str, str], *, private_tmp: bool) -> dict[str, str]:
-        """``env`` as the confined process sees it: its private HOME (and TMPDIR, the private
-        ``/tmp``, with ``private_tmp``), and the
-        caches tools would write next to the code (``.ruff_cache``, ``.mypy_cache``,
-        ``__pycache__``, ``.pytest_cache``) in that HOME, unless ``env`` places them: the
-        code may be read-only (the user's checkout, for a task that does not write), and a
-        cache in an attempt's copy is not part of its change."""
+    def environment(self, env: Mapping[str, str], *, sandboxed: bool) -> dict[str, str]:
+        """``env`` as the confined process sees it. In the sandbox: HOME is the attempt's
+        folder and TMPDIR the private ``/tmp``. Without one, HOME stays the user's (a tool
+        can reach it anyway; agent CLIs find their logins there). On both, the caches tools
+        would write next to the code (``.ruff_cache``, ``.mypy_cache``, ``__pycache__``,
+        ``.pytest_cache``) go to the attempt's folder, unless ``env`` places them: the code
+        may be read-only (the user's checkout, for a task that does not write), and a cache
+        in an attempt's copy is not part of its change."""
         out = dict(env)
-        if self.home is not None:
+        if self.home is None:
+            return out
+        if sandboxed:
             out["HOME"] = str(self.home)
-            out.pop("XDG_CACHE_HOME", None)
-            out.pop("XDG_CONFIG_HOME", None)
-            out.pop("XDG_DATA_HOME", None)
+            out["TMPDIR"] = str(_TMP)
+            for name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+                out.pop(name, None)
             # git still finds the user's identity and settings, read-only, from its real file.
             real = Path(env.get("HOME", "~")).expanduser() / ".gitconfig"
             if "GIT_CONFIG_GLOBAL" not in env and real.is_file():
                 out["GIT_CONFIG_GLOBAL"] = str(real)
-            caches = self.home / ".cache"
-            for name, folder in _CACHE_VARIABLES.items():
-                out.setdefault(name, str(caches / folder))
-            if "cache_dir" not in env.get("PYTEST_ADDOPTS", ""):
-                option = f"-o cache_dir={shlex.quote(str(caches / 'pytest'))}"
-                out["PYTEST_ADDOPTS"] = " ".join(filter(None, (env.get("PYTEST_ADDOPTS"), option)))
-        if private_tmp:
-            out["TMPDIR"] = str(_TMP)
+        caches = self.home / ".cache"
+        for name, folder in _CACHE_VARIABLES.items():
+            out.setdefault(name, str(caches / folder))
+        if "cache_dir" not in env.get("PYTEST_ADDOPTS", ""):
+            option = f"-o cache_dir={shlex.quote(str(caches / 'pytest'))}"
+            out["PYTEST_ADDOPTS"] = " ".join(filter(None, (env.get("PYTEST_ADDOPTS"), option)))
         return out
 
 
@@ -107,15 +109,15 @@ class Isolation:
     def wrap(
         self, argv: Sequence[str], cwd: str, env: Mapping[str, str], confinement: Confinement
     ) -> tuple[list[str], dict[str, str]]:
-        """The argv and environment that run ``argv`` confined (unchanged when not
-        sandboxed, but for the private HOME, which holds either way)."""
-        for folder in (confinement.home, *confinement.writable):
+        """The argv and environment that run ``argv`` confined (the argv unchanged when not
+        sandboxed: the tools create the cache folders they are given)."""
+        if not self.sandboxed or self.bwrap is None:
+            return list(argv), confinement.environment(env, sandboxed=False)
+        for folder in (confinement.home, *confinement.writable):  # what bwrap binds must exist
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
-        if not self.sandboxed or self.bwrap is None:
-            return list(argv), confinement.environment(env, private_tmp=False)
         wrapped = [self.bwrap, *_bwrap_args(argv, cwd, env, confinement), "--", *argv]
-        return wrapped, confinement.environment(env, private_tmp=True)
+        return wrapped, confinement.environment(env, sandboxed=True)
 
 
 def _bwrap_args(
