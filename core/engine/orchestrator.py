@@ -582,6 +582,7 @@ class Orchestrator:
             f"{active.task.id}.{active.attempt_no}",
             active.attempt_id,
             network=active.command.network if active.command else False,
+            user_home=active.command.user_home if active.command else False,
         )
 
     # -- recording outcomes --------------------------------------------------------------------

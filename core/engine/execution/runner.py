@@ -33,6 +33,7 @@ class ToolCommand:
     timeout: float | None
     usage_parser: str
     network: bool = False  # the tool needs the network (agent CLIs call their API)
+    user_home: bool = False  # in the sandbox, HOME stays the user's (read-only)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class AttemptRunner:
                 readable=(cwd,),
                 home=home,
                 network=command.network if command else False,
+                user_home=command.user_home if command else False,
             )
         try:
             outcome = self._spawn(ref, request, command, cwd, env, confinement)

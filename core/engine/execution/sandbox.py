@@ -63,6 +63,7 @@ class Confinement:
     readable: tuple[Path, ...] = ()
     home: Path | None = None  # the attempt's own folder (made in the sandbox if missing)
     network: bool = False
+    user_home: bool = False  # HOME stays the user's in the sandbox too (read-only there)
 
     def environment(self, env: Mapping[str, str], *, sandboxed: bool) -> dict[str, str]:
         """``env`` as the confined process sees it. In the sandbox: HOME is the attempt's
@@ -76,8 +77,9 @@ class Confinement:
         if self.home is None:
             return out
         if sandboxed:
-            out["HOME"] = str(self.home)
             out["TMPDIR"] = str(_TMP)
+        if sandboxed and not self.user_home:
+            out["HOME"] = str(self.home)
             for name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
                 out.pop(name, None)
             # git still finds the user's identity and settings, read-only, from its real file.

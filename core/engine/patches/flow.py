@@ -158,10 +158,12 @@ class PatchFlow:
         key: str,
         *,
         network: bool = False,
+        user_home: bool = False,
     ) -> Outcome:
         """Run a writing attempt; its duration covers all of it (copy, tool, capture,
         checks, gates), not the tool alone. The tool is confined to its copy (with the
-        network when ``network``), its gates the same way without the network."""
+        network when ``network``, the user's HOME with ``user_home``), its gates the same way
+        without either."""
         gate = self.gate_runner(env, stem, key)
         started = time.monotonic()
         outcome = run_writing_attempt(
@@ -169,18 +171,23 @@ class PatchFlow:
             self.worktrees,
             self.guard,
             spec,
-            lambda cwd, copy: run_tool(cwd, self.confinement(copy, network=network)),
+            lambda cwd, copy: run_tool(
+                cwd, self.confinement(copy, network=network, user_home=user_home)
+            ),
             gate,
         )
         return replace(outcome, duration_seconds=time.monotonic() - started)
 
-    def confinement(self, copy: Copy, *, network: bool = False) -> Confinement:
+    def confinement(
+        self, copy: Copy, *, network: bool = False, user_home: bool = False
+    ) -> Confinement:
         """What a process of the attempt working in ``copy`` may touch."""
         return Confinement(
             writable=(copy.path, *self.writable),
             readable=self._readable,
             home=copy.home,
             network=network,
+            user_home=user_home,
         )
 
     def gate_runner(

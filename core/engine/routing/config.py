@@ -70,7 +70,13 @@ class Tool:
         (the task's own timeout wins)."""
         timeout = request.get("timeout_seconds") or self.limits.get("timeout_seconds")
         return ToolCommand(
-            self.id, argv, dict(self.spec.get("env", {})), timeout, self.usage_parser, self.network
+            self.id,
+            argv,
+            dict(self.spec.get("env", {})),
+            timeout,
+            self.usage_parser,
+            self.network,
+            self.spec.get("home") == "user",
         )
 
     @property

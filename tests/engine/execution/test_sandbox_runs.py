@@ -78,3 +78,39 @@ def test_a_read_task_cannot_write_into_the_checkout_in_the_sandbox(
     (task,) = ledger.list_tasks(result.run_id)
     assert "Read-only file system" in (task["state_reason"] or "")
     assert checksum(repo) == before
+
+
+@pytest.mark.parametrize(("home", "expected"), [("private", "attempt"), ("user", "user")])
+def test_a_tool_sees_a_private_home_in_the_sandbox_unless_it_asks_for_the_users(
+    ledger: Ledger, repo: Path, monkeypatch: pytest.MonkeyPatch, home: str, expected: str
+) -> None:
+    """A CLI that keeps its login in the user's home (``"home": "user"``) finds it there,
+    read-only; any other tool's HOME is its attempt's own folder."""
+    from core.engine.routing.config import check_router
+    from tests.conftest import require_sandbox
+
+    require_sandbox()
+    monkeypatch.setenv("UET_SANDBOX", "required")
+    code = "import os, sys; print(os.environ['HOME']); print(os.access(os.environ['HOME'], 2))"
+    router = check_router(
+        {
+            "schema_version": "router_config.v1",
+            "tools": {"probe": {"argv": [PY, "-c", code, "{prompt}"], "home": home}},
+        }
+    )
+    document = {
+        "schema_version": "workstream_spec.v1",
+        "workstream_id": "ws",
+        "tasks": [{"task_id": "t", "tool": "probe", "prompt": "where is home?"}],
+    }
+    bundle = check_bundle(document, router=router)
+    result = run_bundle(ledger, bundle, RunOptions(repo=repo, handle_signals=False))
+    assert result.state == "succeeded", result.reason
+    (attempt,) = ledger.list_attempts(result.run_id)
+    seen, writable = Path(attempt["stdout_path"] or "").read_text().split()
+    if expected == "user":
+        assert seen == str(Path.home())
+        assert writable == "False", "the user's home is read-only in the sandbox"
+    else:
+        assert seen.endswith(attempt["attempt_id"])
+        assert writable == "True"
