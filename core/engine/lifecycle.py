@@ -139,7 +139,7 @@ ATTEMPT = Lifecycle.declare(
     ),
 )
 
-# A patch: "applied" means present in a worktree (the attempt's own, or a fresh one when a
+# A patch: "applied" means present in a private copy (the attempt's own, or a fresh one when a
 # patch is requeued by hand); "committed" means landed on the integration branch.
 PATCH = Lifecycle.declare(
     "patch",

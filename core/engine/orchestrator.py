@@ -100,7 +100,7 @@ class _Active:
     attempt_id: str
     attempt_no: int
     deadline: float | None  # call tasks: the orchestrator enforces their timeout
-    write: WriteSpec | None = None  # writing tasks: worktree, base, policy, gates
+    write: WriteSpec | None = None  # writing tasks: copy, base, policy, gates
     command: ToolCommand | None = None  # tool tasks: the routed tool's command
     role: str = "primary"  # or "branch" (best_of_n), "shadow"
     remote: bool = False  # left in the ledger for a process worker to claim

@@ -73,7 +73,7 @@ def build_request(
 ) -> dict[str, Any]:
     """The execution request of one task. Writing tasks get their policy levels (the
     project's, the workstream's, the task's) and a working directory inside ``repo`` (mapped
-    into the attempt's worktree when it runs); tool tasks get their route."""
+    into the attempt's copy when it runs); tool tasks get their route."""
     task = effective_spec(spec, workstream.get("defaults", {}))
     action = action_of(task)
     writes = writes_of(task, router)

@@ -1,12 +1,12 @@
-"""Turning whatever a tool changed in its worktree into a patch.
+"""Turning whatever a tool changed in its attempt's copy into a patch.
 
 ``git add -A`` stages everything (new, deleted, renamed, mode changes, binary files; ignored
-files stay out) in the worktree's own index, then one ``git diff --cached`` against the base
-commit prints the summaries and the patch together. Committed changes count too: a tool that
-ran ``git commit`` in its worktree still produces a diff against the base.
+files stay out) in UET's own index for the copy, then one ``git diff --cached`` against the
+base commit prints the summaries and the patch together. Committed changes count too: a tool
+that ran ``git commit`` in its copy still produces a diff against the base.
 
-git is pointed at the worktree's administrative directory explicitly (``--git-dir``) instead of
-trusting the ``.git`` file in the worktree, which the tool could have rewritten.
+git is pointed at UET's own git directory for the copy explicitly (``--git-dir``, see
+:mod:`core.engine.patches.copies`), never at the copy's ``.git``, which is the tool's.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ DIFF_ARGS = (
 
 
 class CaptureFailed(Exception):
-    """The worktree could not be read back (the tool deleted or broke it)."""
+    """The copy could not be read back (the tool deleted or broke it)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class CapturedPatch:
     sha256: str
     files: list[dict[str, Any]]
     stats: dict[str, int]
-    # Where each new or changed symlink points, read from the worktree (for the policy check).
+    # Where each new or changed symlink points, read from the copy (for the policy check).
     symlink_targets: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -60,17 +60,18 @@ class CapturedPatch:
 
 
 def capture(git: Git, worktree: Path, admin: Path, base_commit: str) -> CapturedPatch | None:
-    """The change in ``worktree`` against ``base_commit``, or None when nothing changed."""
+    """The change in ``worktree`` (an attempt's copy) against ``base_commit``, read through
+    the git directory ``admin``, or None when nothing changed."""
     if not worktree.is_dir() or worktree.is_symlink():
-        raise CaptureFailed(f"the worktree {worktree} is gone (the tool deleted it)")
+        raise CaptureFailed(f"the attempt's copy {worktree} is gone (the tool deleted it)")
     if not admin.is_dir():
-        raise CaptureFailed(f"git's record of the worktree ({admin}) is gone")
+        raise CaptureFailed(f"UET's git directory of the copy ({admin}) is gone")
     where = (f"--git-dir={admin}", f"--work-tree={worktree}")
     try:
         git.run(*where, "add", "--all", cwd=worktree)
         output = git.run(*where, *DIFF_ARGS, base_commit, cwd=worktree).stdout
     except GitFailed as exc:
-        raise CaptureFailed(f"cannot read the worktree's changes: {exc}") from exc
+        raise CaptureFailed(f"cannot read the copy's changes: {exc}") from exc
     if not output:
         return None
     try:

@@ -92,7 +92,7 @@ class PatchFlow:
         self.writable = writable  # more paths tools and gates may write (a package cache)
         common = self.git.common_dir()
         self._readable = (self.git.repo, common)
-        # UET's folders inside the project stay out of `git status`: the worktree links, and
+        # UET's folders inside the project stay out of `git status`: the copies' links, and
         # the ledger (logs, patches) when it is kept there.
         exclude_from_status(
             common, self.git.repo, [self.worktrees.links.parent, ledger.artifacts_dir]
@@ -114,7 +114,7 @@ class PatchFlow:
         for patch in ledger.list_patches(self.run_id):
             if patch["state"] in FAILED_PATCH_STATES:
                 self._failed[patch["task_id"]].append((patch["sha256"], patch["patch_id"]))
-        # Worktrees of attempts a crash interrupted are of no use to anyone.
+        # Copies of attempts a crash interrupted are of no use to anyone.
         for attempt in ledger.list_attempts(self.run_id, state="interrupted"):
             leftover = Path(attempt["worktree"] or "")
             if leftover.is_relative_to(self.worktrees.root) and leftover != self.worktrees.root:

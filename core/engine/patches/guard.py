@@ -42,7 +42,7 @@ _REPO_KEY = re.compile(r"^.+-[0-9a-f]{12}$")
 @dataclass(frozen=True)
 class Snapshot:
     files: dict[Path, bytes | None]  # config and hooks; None: the file did not exist
-    around: dict[Path, frozenset[str]]  # folder around the worktree -> its entries
+    around: dict[Path, frozenset[str]]  # folder around the copy -> its entries
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Breach:
     """What a tool changed outside its copy; all of it was undone."""
 
     repository: list[str]  # .git files (config, hooks/...), restored
-    strays: list[str]  # paths written around the worktree, deleted
+    strays: list[str]  # paths written around the copy, deleted
 
     def __bool__(self) -> bool:
         return bool(self.repository or self.strays)
@@ -67,8 +67,8 @@ class Breach:
 class RepoGuard:
     """One per run: ``snapshot()`` before a tool runs, ``check(before)`` after it.
 
-    ``run_folder`` holds the run's worktrees, inside UET's folder ``home``; ``live`` names
-    the worktrees of the run that exist (made, not yet removed) at the moment it is asked.
+    ``run_folder`` holds the run's copies, inside UET's folder ``home``; ``live`` names the
+    entries of the copies that exist (made, not yet removed) at the moment it is asked.
     """
 
     def __init__(

@@ -23,7 +23,7 @@ def _history(result: PatchOutcome, now: str) -> list[dict[str, Any]]:
     if result.verdict == REJECTED:
         steps.append(("rejected", reason))
     else:
-        steps += [("validated", None), ("applied", "present in the attempt's worktree")]
+        steps += [("validated", None), ("applied", "present in the attempt's copy")]
         if result.verdict == QUARANTINED:
             steps.append(("quarantined", reason))
         elif result.verdict == GATE_FAILED:

@@ -14,7 +14,7 @@ whether it was eligible and why, the tools chosen and the reason, and is recorde
   tool with no history is estimated from its pricing and the mean tokens of the others.
 - ``success_rate``: the best (successes + 1) / (attempts + 2) on this kind of task: a new tool
   starts at 0.5, so it gets tried.
-- ``best_of_n``: the first n eligible candidates, in parallel worktrees.
+- ``best_of_n``: the first n eligible candidates, in parallel private copies.
 - ``shadow``: the first eligible candidate, plus the others as shadows.
 """
 

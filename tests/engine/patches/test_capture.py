@@ -473,14 +473,14 @@ def test_admin_dir_removed(repo: Git, base: str, new_worktree: NewWorktree) -> N
     assert not admin.is_relative_to(repo.common_dir()), "UET's git directory is its own"
     write_files(worktree, {"src/new.py": "n = 1\n"})
     shutil.rmtree(admin)
-    with pytest.raises(CaptureFailed, match="record of the worktree"):
+    with pytest.raises(CaptureFailed, match="UET's git directory of the copy"):
         capture(repo, worktree, admin, base)
 
 
 def test_unknown_base_commit_fails(repo: Git, base: str, new_worktree: NewWorktree) -> None:
     worktree = new_worktree()
     write_files(worktree, {"src/new.py": "n = 1\n"})
-    with pytest.raises(CaptureFailed, match="cannot read the worktree's changes"):
+    with pytest.raises(CaptureFailed, match="cannot read the copy's changes"):
         capture_in(repo, worktree, "f" * 40)
 
 
