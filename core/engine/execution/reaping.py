@@ -169,7 +169,7 @@ def wait_gone(processes: Iterable[Process], limit: float = _GONE_SECONDS) -> boo
     pending = set(processes)
     deadline = time.monotonic() + limit
     while pending:
-        pending = {p for p in pending if _alive(p)}
+        pending = {p for p in pending if alive(p)}
         if not pending:
             break
         if time.monotonic() >= deadline:
@@ -179,7 +179,8 @@ def wait_gone(processes: Iterable[Process], limit: float = _GONE_SECONDS) -> boo
     return True
 
 
-def _alive(process: Process) -> bool:
+def alive(process: Process) -> bool:
+    """Whether ``process`` still runs: not gone, not a zombie, its pid not reused."""
     info = _stat(process[0])
     return info is not None and not info.zombie and info.start == process[1]
 

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.adapters.git import Git
+from core.engine.execution import reaping
 from core.engine.patches.integration import integration_folder
 from core.errors import LandRefused
 
@@ -281,26 +282,21 @@ def _held_open_by(path: Path) -> int | None:
 def writer_alive(pid: int, started: str | None) -> bool:
     """Whether the process that wrote a journal still runs (a zombie, or a new process that
     got its pid, does not count)."""
-    try:
+    if started is not None and started.isdigit():
+        return reaping.alive((pid, int(started)))
+    try:  # no start time recorded (not Linux): the pid alone
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass  # exists, owned by someone else
-    now = _started(pid)
-    return now is None or started is None or now == started
+    return True
 
 
 def _started(pid: int) -> str | None:
-    """The start time of ``pid`` from /proc (None elsewhere, or for a zombie)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    fields = text.rpartition(")")[2].split()  # the command name may hold spaces
-    if not fields or fields[0] == "Z":
-        return None if not fields else "zombie"
-    return fields[19] if len(fields) > 19 else None
+    """The start time of ``pid`` as the journal keeps it (None where /proc is not)."""
+    start = reaping.start_time(pid)
+    return None if start is None else str(start)
 
 
 def host() -> str:
