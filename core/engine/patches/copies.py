@@ -43,6 +43,11 @@ ENV_VAR = "UET_WORKTREES"
 ADMIN_SUFFIX = ".uet"
 HOME_SUFFIX = ".home"
 _CONFIG = b"[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
+# A repository of SHA-256 objects says so, and its copies must too.
+_SHA256_CONFIG = (
+    b"[core]\n\trepositoryformatversion = 1\n\tfilemode = true\n\tbare = false\n"
+    b"[extensions]\n\tobjectformat = sha256\n"
+)
 
 
 def worktrees_home() -> Path:
@@ -131,6 +136,8 @@ class Copies:
         self.root = self.home / repo_key(git.repo) / run_id
         self.links = git.repo / LINKS_DIRNAME / run_id
         self._common = git.common_dir()
+        format_ = git.run("rev-parse", "--show-object-format", check=False).stdout.strip()
+        self._config = _SHA256_CONFIG if format_ == b"sha256" else _CONFIG
         self._live: set[str] = set()  # names of the copies made and not yet removed
         self._lock = threading.Lock()
 
@@ -186,7 +193,7 @@ class Copies:
         objects = self._common / "objects"
         files = {
             "HEAD": f"{commit}\n".encode(),
-            "config": _CONFIG,
+            "config": self._config,
             "objects/info/alternates": f"{objects}\n".encode(),
             "refs/heads/.keep": b"",
             "refs/tags/.keep": b"",

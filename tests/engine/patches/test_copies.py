@@ -127,3 +127,26 @@ def test_a_same_size_edit_right_after_the_copy_is_made_is_seen(repo: Git, base: 
         assert patch is not None
         assert [f["path"] for f in patch.files] == ["README.md"]
         copies.remove(copy.path)
+
+
+def test_a_sha256_repository_gives_working_copies(tmp_path: Path) -> None:
+    from core.adapters.git import open_repository
+
+    project = tmp_path / "sha256"
+    project.mkdir()
+    git(project, "init", "-q", "--object-format=sha256", "-b", "main")
+    (project / "README.md").write_text("hello\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "initial")
+    user = open_repository(project)
+    head = git(project, "rev-parse", "HEAD")
+    assert len(head) == 64
+    copies = Copies(user, RUN)
+    copy = copies.create(copies.path_for("t", 1), head)
+    assert git(copy.path, "rev-parse", "HEAD") == head
+    (copy.path / "README.md").write_text("changed\n")
+    copy.restore_admin()
+    patch = capture(user, copy.path, copy.admin, head)
+    assert patch is not None
+    assert [f["path"] for f in patch.files] == ["README.md"]
+    copies.remove(copy.path)
