@@ -18,7 +18,8 @@ either shares UET's session (git, probes) or is registered in the :class:`Proces
 it runs (tools and gates, started in their own session). A ``call`` task's own code that
 starts a process in a session of its own looks like an orphan too, and is killed when an
 attempt ends: call tasks are UET's in-process extension point, their subprocesses belong in
-``run`` tasks.
+``run`` tasks. The same holds for a program that embeds UET's API and starts such processes
+itself while a run works: without a sandbox, UET takes the process it runs in as its own.
 """
 
 from __future__ import annotations
