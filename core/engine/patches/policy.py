@@ -68,7 +68,38 @@ def _segment(part: str) -> str:
 
 
 def matches(path: str, patterns: Iterable[str]) -> bool:
-    return any(compile_glob(pattern).match(path) for pattern in patterns)
+    """Whether ``patterns``, read as the lines of a ``.gitignore`` at the repository root,
+    take ``path``: ``tests`` is any file or folder of that name, ``inventory/`` a folder
+    anywhere, ``*.lock`` at any depth, ``docs/*.md`` (a ``/`` inside) from the root,
+    ``src/**`` everything under ``src``, and ``!keep.lock`` takes back what a line before
+    it took."""
+    return bool(_gitignore(tuple(patterns)).match_file(path))
+
+
+def first_match(path: str, patterns: Sequence[str]) -> str | None:
+    """The line of ``patterns`` that takes ``path`` (the last one that decides it, as git
+    says), or None."""
+    if not matches(path, patterns):
+        return None
+    return next(
+        (p for p in reversed(patterns) if not p.startswith("!") and matches(path, (p,))), None
+    )
+
+
+@lru_cache(maxsize=1024)
+def _gitignore(patterns: tuple[str, ...]) -> Any:
+    # pathspec reads .gitignore lines as git does, but for one thing: its negated bracket
+    # expression ([!x]) also takes "/", which no bracket expression of git's does. The
+    # compiled patterns are mended, then the spec made again from them. Imported on first
+    # use: most commands never check a path against a policy.
+    import pathspec
+
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    for pattern in spec.patterns:
+        regex = getattr(pattern, "regex", None)
+        if regex is not None and "[^" in regex.pattern:
+            pattern.regex = re.compile(regex.pattern.replace("[^", "[^/"))
+    return pathspec.GitIgnoreSpec(spec.patterns)
 
 
 # -- protected paths --------------------------------------------------------------------------
@@ -120,7 +151,7 @@ class Policy:
     max_files: int | None = None
     max_changed_lines: int | None = None
     write_scopes: tuple[tuple[str, ...], ...] = ()  # one tuple per level that declares one
-    forbidden: tuple[str, ...] = ()
+    forbidden: tuple[tuple[str, ...], ...] = ()  # one tuple per level forbidding some
     allow_binary: bool = True
     submodules: bool | None = None  # unset: refused; any level saying false wins
     allow_deletions: bool = True
@@ -143,7 +174,8 @@ class Policy:
             max_files=_smaller(self.max_files, level.get("max_files")),
             max_changed_lines=_smaller(self.max_changed_lines, level.get("max_changed_lines")),
             write_scopes=self.write_scopes + ((tuple(scope),) if scope is not None else ()),
-            forbidden=self.forbidden + tuple(level.get("forbidden", ())),
+            forbidden=self.forbidden
+            + ((tuple(level["forbidden"]),) if level.get("forbidden") else ()),
             allow_binary=self.allow_binary and level.get("allow_binary", True),
             submodules=_permission(self.submodules, level.get("allow_submodules")),
             allow_deletions=self.allow_deletions and level.get("allow_deletions", True),
@@ -152,6 +184,16 @@ class Policy:
             allowed_protected=self.allowed_protected
             + ((tuple(allowed),) if allowed is not None else ()),
         )
+
+    def forbidding(self, path: str) -> str | None:
+        """The line of the first level that forbids ``path``, or None. Each level's list is
+        read on its own, so a later level's ``!pattern`` cannot take back what an earlier
+        level forbade."""
+        for patterns in self.forbidden:
+            hit = first_match(path, patterns)
+            if hit is not None:
+                return hit
+        return None
 
     def allows_protected(self, path: str) -> bool:
         """Whether some level allows the protected ``path`` and every level that names
@@ -178,7 +220,7 @@ class Policy:
         if self.write_scopes:
             doc["write_scope"] = list(self.write_scopes[-1])
         if self.forbidden:
-            doc["forbidden"] = list(dict.fromkeys(self.forbidden))
+            doc["forbidden"] = list(dict.fromkeys(g for level in self.forbidden for g in level))
         if self.tests_required:
             doc["tests_required"] = [dict(rule) for rule in self.tests_required]
         if self.oscillation_window is not None:
@@ -276,9 +318,9 @@ def check(
                 if not matches(path, scope):
                     shown = ", ".join(scope) or "nothing"
                     reasons.append(f"{path}: outside the write scope ({shown})")
-            hit = [glob for glob in policy.forbidden if compile_glob(glob).match(path)]
+            hit = policy.forbidding(path)
             if hit:
-                reasons.append(f"{path}: forbidden path (matches {hit[0]})")
+                reasons.append(f"{path}: forbidden path (matches {hit})")
             guarded = protected(path)
             if guarded and not policy.allows_protected(path):
                 reasons.append(

@@ -6,6 +6,7 @@ from a worktree of a real git repository made in tmp_path.
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def test_merge_only_tightens() -> None:
     policy = Policy.merge([project, workstream, task])
     assert policy.max_files == 3
     assert policy.max_changed_lines == 50
-    assert policy.forbidden == ("secrets/**", "**/*.pem", "secrets/**")
+    assert policy.forbidden == (("secrets/**",), ("**/*.pem", "secrets/**"))
     assert policy.allow_binary is False, "a false permission at any level wins"
     assert policy.allow_deletions is False
     assert policy.oscillation_window == 5, "the larger window is kept"
@@ -551,14 +552,78 @@ def test_a_rename_is_checked_at_both_paths(level: dict[str, Any]) -> None:
     ],
 )
 def test_globs(pattern: str, path: str, expected: bool) -> None:
+    """compile_glob: root-relative globs, for the markers of ``uet init``'s profiles."""
     assert bool(compile_glob(pattern).match(path)) is expected
-    assert matches(path, [pattern]) is expected
 
 
-def test_matches_any_of_several() -> None:
-    assert matches("docs/a.md", ["src/**", "docs/*.md"])
-    assert not matches("docs/a.md", [])
-    assert not matches("docs/a.md", ["src/**", "*.md"])
+# Policy globs mean what they mean in a .gitignore at the repository root: each case is
+# checked against git itself (`git check-ignore`) as well as against `matches`.
+GITIGNORE_CASES = [
+    (["tests"], "tests/test_a.py", True),
+    (["tests"], "a/tests/x.py", True),
+    (["tests"], "tests", True),
+    (["tests"], "testsuite/x.py", False),
+    (["inventory/"], "inventory/a.py", True),
+    (["inventory/"], "x/inventory/b.py", True),
+    (["inventory/"], "inventory", False),  # a file of that name is not the folder
+    (["*.lock"], "poetry.lock", True),
+    (["*.lock"], "a/b/c.lock", True),
+    (["*.lock", "!keep.lock"], "keep.lock", False),
+    (["*.lock", "!keep.lock"], "other.lock", True),
+    (["*.py"], "src/a.py", True),
+    (["src/*"], "src/a.py", True),
+    (["src/*"], "src/a/b.py", True),  # src/a is taken, and with it what it holds
+    (["docs/*.md"], "docs/a.md", True),
+    (["docs/*.md"], "docs/x/a.md", False),
+    (["/src/*.py"], "src/a.py", True),
+    (["/src/*.py"], "x/src/a.py", False),
+    (["src/**"], "src/a/b/c.py", True),
+    (["src/**"], "other/src/a.py", False),
+    (["**/*.py"], "a/b/c.py", True),
+    (["a/**/b"], "a/x/y/b", True),
+    (["a/**/b"], "a/b", True),
+    (["?.md"], "ab.md", False),
+    (["a?b"], "a/b", False),
+    (["[!ab].txt"], "c.txt", True),
+    (["[!ab].txt"], "a.txt", False),
+    (["a[!x]b"], "a/b", False),  # no bracket expression takes "/"
+    (["a[!x]b"], "ayb", True),
+    (["src/**", "docs/*.md"], "docs/a.md", True),
+    (["src/**", "*.md"], "docs/a.md", True),
+    ([], "docs/a.md", False),
+]
+
+
+@pytest.mark.parametrize(("patterns", "path", "expected"), GITIGNORE_CASES)
+def test_policy_globs_mean_what_gitignore_means(
+    tmp_path: Path, patterns: list[str], path: str, expected: bool
+) -> None:
+    assert matches(path, patterns) is expected
+    git_init = ["git", "init", "-q", str(tmp_path)]
+    subprocess.run(git_init, check=True, capture_output=True)
+    (tmp_path / ".gitignore").write_text("".join(f"{line}\n" for line in patterns))
+    target = tmp_path / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("x")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", path], cwd=tmp_path, capture_output=True, check=False
+    )
+    assert (ignored.returncode == 0) is expected, "git reads the pattern otherwise"
+
+
+def test_a_later_level_cannot_take_back_what_an_earlier_level_forbade() -> None:
+    policy = Policy.merge([{"forbidden": ["*.lock"]}, {"forbidden": ["!poetry.lock"]}])
+    assert check([entry("poetry.lock")], policy) == ["poetry.lock: forbidden path (matches *.lock)"]
+    one_level = Policy.merge([{"forbidden": ["*.lock", "!poetry.lock"]}])
+    assert check([entry("poetry.lock")], one_level) == []
+
+
+def test_the_issue_s_folders_are_forbidden_as_gitignore_would_have_them() -> None:
+    policy = Policy.merge([{"forbidden": ["inventory/", "tests"]}])
+    assert check([entry("inventory/models.py"), entry("tests/test_models.py")], policy) == [
+        "inventory/models.py: forbidden path (matches inventory/)",
+        "tests/test_models.py: forbidden path (matches tests)",
+    ]
 
 
 def test_a_negated_class_stays_in_its_segment() -> None:
