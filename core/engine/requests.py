@@ -92,6 +92,7 @@ def build_request(
         "depends_on": list(task.get("depends_on", [])),
         "priority": int(task.get("priority", 0)),
         "timeout_seconds": task.get("timeout_seconds"),
+        "ok_exit_codes": task.get("ok_exit_codes"),
         "max_attempts": int(task.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
         "retry": {**DEFAULT_RETRY, **task.get("retry", {})},
         "env": task.get("env", {}),

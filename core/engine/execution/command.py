@@ -26,7 +26,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,11 +139,12 @@ def run_command(
     isolation: Isolation | None = None,
     confinement: Confinement | None = None,
     redact: Redactor | None = None,
+    ok_exit_codes: Collection[int] = (0,),
 ) -> Outcome:
     """Run ``argv``; ``stderr_path=None`` merges stderr into the stdout log (gates use it, so
     their log reads in the order the tool wrote it). With a ``confinement`` it runs under
     ``isolation`` (the sandbox when there is one); ``redact`` scrubs secrets from the logs as
-    they are written."""
+    they are written; an exit code in ``ok_exit_codes`` is a success."""
     started = time.monotonic()
     spawn = list(argv)
     environment = dict(env)
@@ -210,7 +211,7 @@ def run_command(
     }
     if timed_out:
         return Outcome(state="timed_out", error=f"timed out after {timeout:g}s", **common)
-    if code == 0:
+    if code is not None and code in ok_exit_codes:
         return Outcome(state="succeeded", **common)
     last_words = sinks.get("stderr") or sinks["stdout"]
     return Outcome(state="failed", error=_failure_text(code, last_words), **common)

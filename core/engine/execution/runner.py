@@ -34,6 +34,7 @@ class ToolCommand:
     usage_parser: str
     network: bool = False  # the tool needs the network (agent CLIs call their API)
     user_home: bool = False  # in the sandbox, HOME stays the user's (read-only)
+    ok_exit_codes: tuple[int, ...] = (0,)  # what counts as success (the task's own wins)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,9 @@ class AttemptRunner:
             redact=self.redact,
             isolation=self.isolation,
             confinement=confinement,
+            ok_exit_codes=command.ok_exit_codes
+            if command
+            else tuple(request.get("ok_exit_codes") or (0,)),
         )
 
     def run(

@@ -77,6 +77,7 @@ class Tool:
             self.usage_parser,
             self.network,
             self.spec.get("home") == "user",
+            tuple(request.get("ok_exit_codes") or self.spec.get("ok_exit_codes") or (0,)),
         )
 
     @property
