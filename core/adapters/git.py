@@ -112,6 +112,19 @@ class Git:
         return result.returncode == 0
 
 
+def user_identity(git: Git) -> dict[str, str]:
+    """The author variables of the identity the user configured for ``git``'s repository
+    (``user.name`` and ``user.email``, local or global), or none when either is missing."""
+    result = git.run("config", "--get-regexp", r"^user\.(name|email)$", check=False)
+    found: dict[str, str] = {}
+    for line in result.stdout.decode("utf-8", "replace").splitlines():
+        key, _, value = line.partition(" ")
+        found[key.lower()] = value.strip()
+    if not found.get("user.name") or not found.get("user.email"):
+        return {}
+    return {"GIT_AUTHOR_NAME": found["user.name"], "GIT_AUTHOR_EMAIL": found["user.email"]}
+
+
 def open_repository(path: Path) -> Git:
     """The repository at (or above) ``path``; a clear error when there is none or it is empty."""
     path = path.resolve()

@@ -27,10 +27,11 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.adapters.git import Git, commits_with_trailer
+from core.adapters.git import Git, commits_with_trailer, user_identity
 from core.engine.patches.copies import repo_key, worktrees_home
 from core.engine.patches.provenance import (
     PATCH_TRAILER,
@@ -46,6 +47,7 @@ from core.errors import IntegrationTampered
 log = logging.getLogger(__name__)
 
 SCRATCH_DIRNAME = ".integration"
+AUTHOR_VAR = "UET_COMMIT_AUTHOR"  # "user" (default) or "uet": who authors landed commits
 _CAS_TRIES = 5
 
 
@@ -106,6 +108,7 @@ class IntegrationBranch:
         self._index: Path | None = None  # private index; equals the tree of _index_head
         self._work: Path | None = None  # the empty scratch work tree
         self._index_head: str | None = None
+        self._author_env: dict[str, str] | None = None  # read once, on the first commit
 
     def create(self, start: str) -> None:
         """Create the branch at ``start``; refuses a branch of that name that already exists."""
@@ -265,9 +268,10 @@ class IntegrationBranch:
             "GIT_INDEX_FILE": str(self._index),
         }
 
-    def _git(self, *args: str, data: bytes | None = None) -> str:
-        env = self._env()
-        result = self.git.run(*args, data=data, env=env, cwd=self._work)
+    def _git(
+        self, *args: str, data: bytes | None = None, env: Mapping[str, str] | None = None
+    ) -> str:
+        result = self.git.run(*args, data=data, env={**self._env(), **(env or {})}, cwd=self._work)
         return result.stdout.decode("utf-8", "replace").strip()
 
     def _apply(self, head: str, apply_args: list[str]) -> str | None:
@@ -301,13 +305,25 @@ class IntegrationBranch:
 
     def _commit(self, head: str, message: str) -> str | None:
         tree = self._git("write-tree")
-        commit = self._git("commit-tree", tree, "-p", head, "-F", "-", data=message.encode())
+        commit = self._git(
+            "commit-tree", tree, "-p", head, "-F", "-", data=message.encode(), env=self._author()
+        )
         if self.git.update_ref(self.ref, commit, head, "uet: land patch"):
             self._index_head = commit
             self._known = commit
             return commit
         self._index_head = None  # someone else moved the branch: start again from its head
         return None
+
+    def _author(self) -> dict[str, str]:
+        """Who a landed commit is authored by: the user, under the identity they configured
+        (UET stays the committer), unless ``UET_COMMIT_AUTHOR=uet`` or the environment names
+        an author itself."""
+        if self._author_env is None:
+            wanted = os.environ.get(AUTHOR_VAR, "user")
+            explicit = "GIT_AUTHOR_NAME" in os.environ or "GIT_AUTHOR_EMAIL" in os.environ
+            self._author_env = {} if wanted == "uet" or explicit else user_identity(self.git)
+        return self._author_env
 
     def _reverse_diff(self, commit: str) -> Path:
         reverse = self.git.run(
