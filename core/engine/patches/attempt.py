@@ -160,7 +160,7 @@ def _after_tool(
         result.reasons = [f"same diff as failed patch {earlier} (oscillation)"]
         return result
     for gate in spec.gates:
-        result.gate_runs.append(guarded_gate(run_gate, gate, copy, guard))
+        result.gate_runs.append(guarded_gate(git, run_gate, gate, copy, guard))
     blocking = [run for run in result.gate_runs if run.decision == "block"]
     if blocking:
         result.verdict = GATE_FAILED
@@ -170,18 +170,39 @@ def _after_tool(
 
 
 def guarded_gate(
-    run_gate: GateRunner, gate: GateDefinition, copy: Copy, guard: RepoGuard
+    git: Git, run_gate: GateRunner, gate: GateDefinition, copy: Copy, guard: RepoGuard
 ) -> GateRun:
-    """Run ``gate`` in ``copy`` under the guard: a gate that changed anything outside its
+    """Run ``gate`` in ``copy`` under the guard. A gate that changed anything outside its
     copy (a test writing a hook into the user's repository, say) is an error, whatever it
-    exited with, and what it changed is undone."""
+    exited with, and what it changed is undone. So is a gate that edited the files it judges
+    (a formatter that rewrites instead of checking would pass on its own edits): the files
+    are named and put back, so that the next gate judges the same tree."""
+    where = copy.git_args()
+    git.run(*where, "add", "--all", cwd=copy.path)  # UET's index: the tree the gate judges
     before = guard.snapshot()
     run = run_gate(gate, copy)
     breach = guard.check(before)
+    edited = _edited(git, copy)
+    if edited:  # back to the judged tree (changed and deleted files alike)
+        git.run(*where, "checkout-index", "--all", "--force", cwd=copy.path)
     if breach:
         run.state = "error"
         run.summary = breach.describe().replace("the tool", f"gate {gate.name!r}", 1)
+    elif edited:
+        shown = ", ".join(edited[:5]) + (f" and {len(edited) - 5} more" if len(edited) > 5 else "")
+        run.state = "error"
+        run.summary = (
+            f"gate {gate.name!r} changed files it judged ({shown}): a gate must check, not edit"
+        )
     return run
+
+
+def _edited(git: Git, copy: Copy) -> list[str]:
+    """Tracked files of the judged tree that differ from it now (changed or deleted)."""
+    out = git.run(
+        *copy.git_args(), "diff", "--name-only", "-z", "--no-ext-diff", cwd=copy.path, check=False
+    ).stdout
+    return [name.decode("utf-8", "replace") for name in out.split(b"\0") if name]
 
 
 def _conclude(outcome: Outcome, result: PatchOutcome, spec: WriteSpec) -> Outcome:

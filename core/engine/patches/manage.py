@@ -223,7 +223,7 @@ def _reverify(
         env = dict(os.environ)
         gate = flow.gate_runner(env, stem, patch["patch_id"])
         runs = [
-            guarded_gate(gate, flow.gates[name], copy, flow.guard)
+            guarded_gate(flow.git, gate, flow.gates[name], copy, flow.guard)
             for name in request.get("gates", ())
         ]
         result = PatchOutcome("verified", patch_id=patch["patch_id"], gate_runs=runs)

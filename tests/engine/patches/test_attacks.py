@@ -209,3 +209,28 @@ def test_a_daemon_dies_with_a_killed_uet_run(
     finally:
         for pid in alive_with(token):  # what the test started goes, whatever happened
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_gate_that_edits_the_files_it_judges_is_an_error(ledger: Ledger, repo: Path) -> None:
+    """A "lint" gate that rewrites instead of checking would pass on its own edits, and the
+    unedited code would land: the gate is an error naming the files, and the next gate
+    judges the tree as the patch made it."""
+    base = git(repo, "rev-parse", "HEAD")
+    tool = "import pathlib; pathlib.Path('src/app.py').write_text('VALUE = 2\\n')"
+    rewrite = "import pathlib; pathlib.Path('src/app.py').write_text('VALUE = 3\\n')"
+    sees = "import pathlib, sys; sys.exit(pathlib.Path('src/app.py').read_text() != 'VALUE = 2\\n')"
+    gates = {
+        "fmt": {"run": [PY, "-c", rewrite], "blocking": False},
+        "unit": {"run": [PY, "-c", sees]},
+    }
+    result = run(ledger, repo, {"run": [PY, "-c", tool], "gates": ["fmt", "unit"]}, gates=gates)
+    states = {
+        g["gate"]: (g["state"], g["decision"]) for g in ledger.list_gate_results(result.run_id)
+    }
+    assert states == {"fmt": ("error", "warn"), "unit": ("passed", "pass")}
+    (fmt,) = [g for g in ledger.list_gate_results(result.run_id) if g["gate"] == "fmt"]
+    assert "changed files it judged (src/app.py)" in (fmt["feedback"] or "")
+    # The patch as the tool made it lands, not the gate's edit.
+    assert result.state == "succeeded", result.reason
+    assert git(repo, "show", f"uet/{result.run_id}:src/app.py") == "VALUE = 2"
+    assert git(repo, "rev-parse", f"uet/{result.run_id}^") == base
