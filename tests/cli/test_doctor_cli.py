@@ -105,3 +105,13 @@ def test_a_project_profile_that_requires_the_sandbox_refuses_a_writing_run(
     result = invoke("run", str(bundle), "--repo", str(repo))
     assert result.exit_code == 2, result.output
     assert "the sandbox is required but unavailable" in result.output
+
+
+def test_an_unknown_sandbox_mode_is_a_clear_error(
+    invoke: Invoke, write_bundle: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UET_SANDBOX", "bogus")
+    for args in (("doctor",), ("run", str(write_bundle([{"task_id": "t", "run": ["true"]}])))):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert "unknown sandbox mode 'bogus' (from UET_SANDBOX or a config)" in result.output

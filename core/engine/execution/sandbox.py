@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import SandboxUnavailable
+from core.errors import InvalidInput, SandboxUnavailable
 
 MODES = ("auto", "required", "off")
 ENV_VAR = "UET_SANDBOX"
@@ -222,7 +222,10 @@ def resolve_mode(*choices: str | None) -> str:
     chosen = [c for c in (*choices, os.environ.get(ENV_VAR)) if c]
     for mode in chosen:
         if mode not in MODES:
-            raise ValueError(f"unknown sandbox mode {mode!r} (use one of {', '.join(MODES)})")
+            raise InvalidInput(
+                f"unknown sandbox mode {mode[:40]!r} (from {ENV_VAR} or a config): use one of "
+                f"{', '.join(MODES)}"
+            )
     if "required" in chosen:
         return "required"
     return "off" if "off" in chosen else "auto"
