@@ -306,7 +306,9 @@ def run(
     bundle = load_bundle(bundle_path, load_router_for(router_path, repo))
     target = check_target(bundle, repo, Path.cwd())
     require_isolation(
-        bundle.router.document if bundle.router else None, target.sandbox if target else None
+        bundle.router.document if bundle.router else None,
+        target.sandbox if target else None,
+        repo=target.git.repo if target else None,
     )
     ledger = writable_ledger(ctx)
     options = RunOptions(

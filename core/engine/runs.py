@@ -95,7 +95,9 @@ def create_run(
     if target is None:
         target = check_target(bundle, options.repo, workdir)
     require_isolation(
-        bundle.router.document if bundle.router else None, target.sandbox if target else None
+        bundle.router.document if bundle.router else None,
+        target.sandbox if target else None,
+        repo=target.git.repo if target else None,
     )
     git = target.git if target else None
     base_commit = target.base_commit if target else None

@@ -115,3 +115,24 @@ def test_an_unknown_sandbox_mode_is_a_clear_error(
         result = invoke(*args)
         assert result.exit_code == 2, result.output
         assert "unknown sandbox mode 'bogus' (from UET_SANDBOX or a config)" in result.output
+
+
+def test_a_writable_path_that_opens_the_checkout_is_refused(
+    invoke: Invoke, write_bundle: Callable[..., Path], tmp_path: Path, ledger_url: str
+) -> None:
+    from gitrepos import make_repo
+
+    repo = make_repo(tmp_path / "project", {"README.md": "hello\n"})
+    router = tmp_path / "router.json"
+    for writable in (str(repo / "src"), str(tmp_path)):
+        document = {
+            "schema_version": "router_config.v1",
+            "sandbox": {"mode": "auto", "writable": [writable]},
+            "tools": {"t": {"argv": ["true", "{prompt}"], "writes": True}},
+        }
+        router.write_text(json.dumps(document))
+        bundle = write_bundle([{"task_id": "t", "tool": "t", "prompt": "x"}])
+        result = invoke("run", str(bundle), "--router", str(router), "--repo", str(repo))
+        assert result.exit_code == 2, result.output
+        assert "tools would write into your checkout" in result.output
+        assert not Path(ledger_url.removeprefix("sqlite:///")).exists(), "nothing is written"

@@ -251,11 +251,20 @@ def settings(
     return resolve_mode(mode, *modes), writable
 
 
-def require_isolation(router: Mapping[str, object] | None, *modes: str | None) -> Isolation:
+def require_isolation(
+    router: Mapping[str, object] | None, *modes: str | None, repo: Path | None = None
+) -> Isolation:
     """The isolation a run with this router config (and project profile ``modes``) gets;
     refuses (exit 2, nothing written) when either, or ``$UET_SANDBOX``, requires a sandbox
-    this machine cannot give."""
-    mode, _ = settings(router, *modes)
+    this machine cannot give, or when ``sandbox.writable`` would open ``repo`` (the user's
+    checkout) to the tools."""
+    mode, writable = settings(router, *modes)
+    for path in writable:
+        if repo is not None and (repo.is_relative_to(path) or path.is_relative_to(repo)):
+            raise InvalidInput(
+                f"sandbox.writable names {path}, which is or holds part of the repository "
+                f"{repo}: tools would write into your checkout; name a folder outside it"
+            )
     isolation = detect(mode)
     if mode == "required" and not isolation.sandboxed:
         raise SandboxUnavailable(f"{isolation.reason}; {INSTALL_HINT}")
