@@ -8,33 +8,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from gitrepos import checksum, git, make_repo
 
 from core.adapters.git import open_repository
-from core.engine.bundle import check_bundle
-from core.engine.options import RunOptions, RunResult
 from core.engine.patches.integration import IntegrationBranch, integration_folder
-from core.engine.runs import run_bundle
 from core.state import Ledger
+from tests.engine.patches.patchruns import run, write
 
 pytestmark = pytest.mark.usefixtures("plain_subprocesses")
 PY = sys.executable
 # What UET may leave in the user's .git: objects, and its own refs (with their reflogs).
 UET_MAY_WRITE = ("objects/", "refs/heads/uet/", "logs/refs/heads/uet/")
-
-
-def write(path: str, content: str) -> list[str]:
-    code = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])"
-    return [PY, "-c", code, path, content]
-
-
-def run(ledger: Ledger, repo: Path, tasks: list[dict[str, Any]]) -> RunResult:
-    document = {"schema_version": "workstream_spec.v1", "workstream_id": "ws", "tasks": tasks}
-    bundle = check_bundle(json.loads(json.dumps(document)))
-    return run_bundle(ledger, bundle, RunOptions(parallel=2, repo=repo, handle_signals=False))
 
 
 def git_dir_files(repo: Path) -> set[str]:

@@ -6,7 +6,6 @@ repositories in tmp_path, real tools (small Python programs), a real SQLite ledg
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,13 +17,13 @@ import pytest
 from click.testing import Result
 from gitrepos import IDENTITY, checksum, children, git, make_repo
 
-from core.engine.bundle import check_bundle
-from core.engine.options import RunOptions, RunResult
+from core.engine.options import RunOptions
 from core.engine.patches.manage import land_run, rollback_patch
-from core.engine.runs import resume_run, retry_task, run_bundle
+from core.engine.runs import resume_run, retry_task
 from core.errors import IntegrationTampered
 from core.state import Ledger, PatchRow
 from tests.conftest import require_sandbox
+from tests.engine.patches.patchruns import run, write
 
 pytestmark = pytest.mark.usefixtures("plain_subprocesses")
 PY = sys.executable
@@ -51,17 +50,6 @@ git("update-ref", ref, forged, head)
 pathlib.Path(marker).unlink(missing_ok=True)
 pathlib.Path("forger.txt").write_text("my own change\n")
 """
-
-
-def write(path: str, content: str) -> list[str]:
-    code = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])"
-    return [PY, "-c", code, path, content]
-
-
-def run(ledger: Ledger, repo: Path, tasks: list[dict[str, Any]]) -> RunResult:
-    document = {"schema_version": "workstream_spec.v1", "workstream_id": "ws", "tasks": tasks}
-    bundle = check_bundle(json.loads(json.dumps(document)))
-    return run_bundle(ledger, bundle, RunOptions(parallel=2, repo=repo, handle_signals=False))
 
 
 def forge_on_top(repo: Path, branch: str, message: str, path: str = "evil.txt") -> str:
