@@ -57,6 +57,7 @@ class AttemptRunner:
 
     def __post_init__(self) -> None:
         self.redact = Redactor(self.environ)
+        self._homes = worktrees_home() / "homes"  # where read tasks' own folders go
 
     def stem(self, ref: AttemptRef) -> Path:
         return self.logs_dir / f"{ref.task_id}.{ref.attempt_no}"
@@ -100,7 +101,7 @@ class AttemptRunner:
         HOME and /tmp."""
         home: Path | None = None
         if confinement is None:
-            home = worktrees_home() / "homes" / ref.attempt_id  # made only if used
+            home = self._homes / ref.attempt_id  # made only if used
             confinement = Confinement(
                 writable=self.writable,
                 readable=(cwd,),
@@ -108,41 +109,30 @@ class AttemptRunner:
                 network=command.network if command else False,
                 user_home=command.user_home if command else False,
             )
+        stem = self.stem(ref)
         try:
-            outcome = self._spawn(ref, request, command, cwd, env, confinement)
+            outcome = run_command(
+                command.argv if command else request["argv"],
+                cwd=str(cwd),
+                env=env,
+                timeout=command.timeout if command else request.get("timeout_seconds"),
+                stdout_path=Path(f"{stem}.stdout.log"),
+                stderr_path=Path(f"{stem}.stderr.log"),
+                cap=self.log_max_bytes,
+                processes=self.processes,
+                key=ref.attempt_id,
+                kill_grace=self.kill_grace,
+                redact=self.redact,
+                isolation=self.isolation,
+                confinement=confinement,
+                ok_exit_codes=command.ok_exit_codes
+                if command
+                else tuple(request.get("ok_exit_codes") or (0,)),
+            )
         finally:
             if home is not None:
                 shutil.rmtree(home, ignore_errors=True)
         return with_usage(outcome, command) if command is not None else outcome
-
-    def _spawn(
-        self,
-        ref: AttemptRef,
-        request: Mapping[str, Any],
-        command: ToolCommand | None,
-        cwd: Path,
-        env: Mapping[str, str],
-        confinement: Confinement,
-    ) -> Outcome:
-        stem = self.stem(ref)
-        return run_command(
-            command.argv if command else request["argv"],
-            cwd=str(cwd),
-            env=env,
-            timeout=command.timeout if command else request.get("timeout_seconds"),
-            stdout_path=Path(f"{stem}.stdout.log"),
-            stderr_path=Path(f"{stem}.stderr.log"),
-            cap=self.log_max_bytes,
-            processes=self.processes,
-            key=ref.attempt_id,
-            kill_grace=self.kill_grace,
-            redact=self.redact,
-            isolation=self.isolation,
-            confinement=confinement,
-            ok_exit_codes=command.ok_exit_codes
-            if command
-            else tuple(request.get("ok_exit_codes") or (0,)),
-        )
 
     def run(
         self, ref: AttemptRef, request: Mapping[str, Any], command: ToolCommand | None
