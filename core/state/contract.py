@@ -159,6 +159,8 @@ class GateResultRow(TypedDict):
     junit_xml: str | None
     started_at: str | None
     finished_at: str | None
+    tree_sha: str | None  # the git tree the gate judged (None outside a repository)
+    scope: str | None  # "attempt", "combination" (merge queue) or "land"; None: `uet gate run`
 
 
 class WorkerRow(TypedDict):

@@ -49,6 +49,7 @@ class GateDefinition:
     cwd: str | None = None  # relative to the checkout the gate runs in
     junit_xml: str | None = None  # where the command writes JUnit XML, relative to the checkout
     requires: tuple[str, ...] = ()  # executables that must be on PATH
+    scope: str = "tree"  # "patch": judges only the change, so combinations need not rerun it
 
     @classmethod
     def from_document(cls, name: str, doc: Mapping[str, Any]) -> GateDefinition:
@@ -64,6 +65,7 @@ class GateDefinition:
             cwd=doc.get("cwd"),
             junit_xml=doc.get("junit_xml"),
             requires=tuple(doc.get("requires", ())),
+            scope=str(doc.get("scope", "tree")),
         )
 
     def document(self) -> dict[str, Any]:
@@ -81,7 +83,15 @@ class GateDefinition:
         doc.update({key: value for key, value in optional.items() if value is not None})
         if not self.blocking:
             doc["blocking"] = False
+        if self.scope != "tree":
+            doc["scope"] = self.scope
         return doc
+
+    @property
+    def regated(self) -> bool:
+        """Whether the merge queue runs this gate again on a combination: a blocking gate
+        that judges the whole tree."""
+        return self.blocking and self.scope == "tree"
 
 
 def definitions(gates: Mapping[str, Mapping[str, Any]]) -> dict[str, GateDefinition]:

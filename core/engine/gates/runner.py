@@ -69,6 +69,8 @@ class GateRun:
     started_at: str | None = None
     finished_at: str | None = None
     output_tail: str = ""
+    tree: str | None = None  # the git tree judged, when the gate ran in a copy
+    scope: str | None = None  # "attempt", "combination" or "land"
 
     @property
     def decision(self) -> str:
@@ -124,6 +126,8 @@ class GateRun:
             "junit_xml": self.junit_xml,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "tree_sha": self.tree,
+            "scope": self.scope,
         }
 
 

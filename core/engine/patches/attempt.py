@@ -160,7 +160,9 @@ def _after_tool(
         result.reasons = [f"same diff as failed patch {earlier} (oscillation)"]
         return result
     for gate in spec.gates:
-        result.gate_runs.append(guarded_gate(git, run_gate, gate, copy, guard))
+        run = guarded_gate(git, run_gate, gate, copy, guard)
+        run.scope = "attempt"
+        result.gate_runs.append(run)
     blocking = [run for run in result.gate_runs if run.decision == "block"]
     if blocking:
         result.verdict = GATE_FAILED
@@ -179,8 +181,10 @@ def guarded_gate(
     are named and put back, so that the next gate judges the same tree."""
     where = copy.git_args()
     git.run(*where, "add", "--all", cwd=copy.path)  # UET's index: the tree the gate judges
+    tree = git.run(*where, "write-tree", cwd=copy.path).stdout.decode().strip()
     before = guard.snapshot()
     run = run_gate(gate, copy)
+    run.tree = tree
     breach = guard.check(before)
     edited = _edited(git, copy)
     if edited:  # back to the judged tree (changed and deleted files alike)

@@ -127,6 +127,9 @@ def test_writing_tasks_land_one_commit_each_on_the_integration_branch(
     assert [(g["gate"], g["state"], g["totals"]) for g in gates] == [
         ("unit", "passed", {"tests": 1, "failed": 0, "errors": 0, "skipped": 0, "passed": 1})
     ]
+    # The gate judged exactly the tree that landed.
+    assert gates[0]["tree_sha"] == git(project, "rev-parse", f"{branch}^{{tree}}")
+    assert gates[0]["scope"] == "attempt"
     attempts = {a["task_id"]: a for a in ledger.list_attempts(result.run_id)}
     assert attempts["bump"]["patch_id"] == bump["patch_id"]
     kinds = [e["kind"] for e in ledger.list_events(result.run_id) if e["task_id"] == "bump"]
