@@ -16,9 +16,7 @@ from core.engine.patches.copies import Copies, repo_key
 RUN = "01J0000000000000000000RUN1"
 
 
-def test_a_copy_lives_outside_the_checkout_and_shows_in_it_as_a_link(
-    repo: Git, base: str
-) -> None:
+def test_a_copy_lives_outside_the_checkout_and_shows_in_it_as_a_link(repo: Git, base: str) -> None:
     copies = Copies(repo, RUN)
     copy = copies.create(copies.path_for("fmt", 1), base)
     home = Path(os.environ["UET_WORKTREES"]).resolve()
