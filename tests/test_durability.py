@@ -250,6 +250,58 @@ def test_kill_9_between_a_landing_and_its_record_lands_each_patch_exactly_once(
     ledger.close()
 
 
+@pytest.mark.parametrize("point", ["queue-gating:2", "after-land:3"])
+def test_kill_9_in_the_merge_queue_then_resume_lands_each_patch_once_on_a_gated_tree(
+    uet_process: Start,
+    write_bundle: Callable[..., Path],
+    ledger_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    point: str,
+) -> None:
+    """Five patches verified on the same base, one of which ("two") fails in combination with
+    any other: the run is killed (SIGKILL) while the queue gates combinations, or right after
+    a landing, then resumed. Each patch lands at most once, "two" never, and `uet verify`
+    finds a passing result on every landed commit's exact tree."""
+    repo = make_repo(tmp_path / "project", {"README.md": "hello\n"})
+    before = checksum(repo)
+    tool = (
+        "import os, pathlib, time; task = os.environ['UET_TASK_ID']; "
+        "time.sleep(0 if task == 'one' else 1); pathlib.Path(task + '.txt').write_text(task)"
+    )
+    exclusive = (
+        "import pathlib, sys; two = pathlib.Path('two.txt').exists(); "
+        "others = [n for n in ('one', 'three', 'four', 'five') "
+        "if pathlib.Path(n + '.txt').exists()]; "
+        "sys.exit(1 if two and others else 0)"
+    )
+    names = ["one", "two", "three", "four", "five"]
+    tasks = [
+        {"task_id": name, "writes": True, "run": [sys.executable, "-c", tool], "gates": ["x"]}
+        for name in names
+    ]
+    bundle = write_bundle(tasks, gates={"x": {"run": [sys.executable, "-c", exclusive]}})
+    monkeypatch.setenv(faults.ENV_VAR, point)
+    proc = uet_process("run", str(bundle), "--repo", str(repo), "--parallel", "5")
+    code, _, err = finish(proc)
+    assert code == -signal.SIGKILL, err
+    monkeypatch.delenv(faults.ENV_VAR)
+    ledger, run_id = only_run(ledger_url)
+    code, _out, err = finish(uet_process("resume", run_id), timeout=120)
+    assert code == 1, err  # "two" cannot land
+    branch = f"uet/{run_id}"
+    on_branch = trailer_values(repo, branch, "Uet-Patch")
+    assert len(on_branch) == len(set(on_branch)) == 4, "each patch lands at most once"
+    landed = {p["task_id"] for p in ledger.list_patches(run_id, state="committed")}
+    assert landed == {"one", "three", "four", "five"}
+    states = {t["task_id"]: t["state"] for t in ledger.list_tasks(run_id)}
+    assert states["two"] == "failed"
+    code, out, err = finish(uet_process("verify", run_id))
+    assert code == 0, out + err
+    assert checksum(repo) == before
+    ledger.close()
+
+
 def test_cli_entry_point_reports_version(uet_process: Start) -> None:
     code, out, err = finish(uet_process("--version"))
     assert code == 0, err

@@ -19,9 +19,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from core import __version__, clock
+from core.engine.gates.parsing import is_pytest
 
 PROJECT_PROFILE = ".uet/project_profile.json"
 ROUTER_CONFIG = ".uet/router_config.json"
@@ -137,6 +139,30 @@ def gates_for(
     return kept, left_out
 
 
+def run_from_copy(
+    gates: Mapping[str, Mapping[str, Any]], layout: str | None
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The gates with ``PYTHONPATH`` set so that the Python ones import the project from the
+    attempt's copy they run in (``src`` for a src/ layout, ``.`` for a flat one), ahead of an
+    editable install of the user's checkout; and what was done, to report."""
+    out: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    entry = {"src": "src", "flat": "."}.get(layout or "")
+    for name, gate in gates.items():
+        gate = dict(gate)
+        argv = list(gate["run"])
+        python = is_pytest(argv) or PurePosixPath(argv[0]).name.startswith("python")
+        env = dict(gate.get("env", {}))
+        if entry is not None and python and "PYTHONPATH" not in env:
+            gate["env"] = {**env, "PYTHONPATH": entry}
+            notes.append(
+                f"gate {name!r} imports the project from the copy it runs in "
+                f"(PYTHONPATH={entry}, a {layout} layout), not from an installed copy"
+            )
+        out[name] = gate
+    return out, notes
+
+
 def router_for(
     rules: Sequence[Mapping[str, Any]], found: Mapping[str, str | None]
 ) -> dict[str, Any]:
@@ -163,6 +189,7 @@ def starter_bundle(project: str, gates: Mapping[str, Mapping[str, Any]]) -> dict
             "description": gate.get("description") or f"the {name} gate",
             "run": list(gate["run"]),
             **({"timeout_seconds": gate["timeout_seconds"]} if "timeout_seconds" in gate else {}),
+            **({"env": dict(gate["env"])} if gate.get("env") else {}),
         }
         for name, gate in gates.items()
     ]

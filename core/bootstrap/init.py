@@ -30,6 +30,7 @@ from core.bootstrap.profiles import Profile, get_profile, load_profiles
 from core.bootstrap.selection import Selection, select
 from core.contracts import issues as schema_issues
 from core.engine.bundle import check_bundle
+from core.engine.gates.probe import layout
 from core.engine.routing.config import check_router
 from core.errors import DocumentInvalid
 
@@ -161,6 +162,9 @@ def _plan(
     )
     for why in left_out:
         checks.append(Check("gate executables", "warning", why))
+    gates, notes = gen.run_from_copy(gates, layout(root))
+    for note in notes:
+        checks.append(Check("gate isolation", "ok", note))
     project = root.name or "project"
     document = gen.project_document(
         project=project,

@@ -14,7 +14,9 @@ from core.engine.options import RunOptions
 from core.engine.patches.landing import land_run
 from core.engine.patches.manage import drop_patch, find_patch, requeue_patch, rollback_patch
 from core.engine.patches.records import artifact_document, entry_document
+from core.engine.queue.verify import verify_run
 from core.engine.runs import resolve_run_id
+from core.errors import EXIT_FAILED
 from core.state import GateResultRow, Ledger, PatchRow
 
 patch_argument = click.argument("patch_ref", metavar="PATCH")
@@ -270,13 +272,24 @@ def drop(ctx: click.Context, patch_ref: str, reason: str, as_json: bool) -> None
 @click.command()
 @click.argument("run_ref", metavar="[RUN]", required=False)
 @click.option("--ff-only", is_flag=True, help="Refuse unless your branch can fast-forward.")
+@click.option(
+    "--no-gate",
+    "no_gate",
+    is_flag=True,
+    help="Land a merge commit without running the run's gates on it first (recorded).",
+)
 @json_option
 @click.pass_context
-def land(ctx: click.Context, run_ref: str | None, ff_only: bool, as_json: bool) -> None:
+def land(
+    ctx: click.Context, run_ref: str | None, ff_only: bool, no_gate: bool, as_json: bool
+) -> None:
     """Bring a run's integration branch (uet/<run>) into your checked-out branch.
 
-    Fast-forwards when your branch has not moved since the run started, else makes a
-    merge commit (or refuses, with --ff-only). Refused, with the reason, when the
+    Fast-forwards when your branch has not moved since the run started (every commit
+    there was gated on its tree), else makes a merge commit (or refuses, with --ff-only)
+    and runs the blocking gates of the run's patches on it in a private copy first: one
+    that does not pass refuses the landing and leaves your branch where it was (--no-gate
+    skips this, with a warning recorded). Refused, with the reason, when the
     working tree has uncommitted changes, HEAD is detached, the run is still executing,
     the merge would conflict, or uet/<run> holds a commit UET did not make (the message
     says how to put it back); then nothing is changed.
@@ -289,10 +302,13 @@ def land(ctx: click.Context, run_ref: str | None, ff_only: bool, as_json: bool) 
     Examples:
       uet land              # the latest run
       uet land 01JD3Q --ff-only
+      uet land --no-gate    # your branch moved and its merge fails the gates: land anyway
     """
     ledger = writable_ledger(ctx)
     run_id = resolve_run_id(ledger, run_ref)
-    result = land_run(ledger, run_id, ff_only=ff_only)
+    if no_gate:
+        click.echo("warning: a merge commit lands without its gates (--no-gate)", err=True)
+    result = land_run(ledger, run_id, ff_only=ff_only, gate=not no_gate)
     if as_json:
         echo_json(result.document())
         return
@@ -305,4 +321,42 @@ def land(ctx: click.Context, run_ref: str | None, ff_only: bool, as_json: bool) 
     )
 
 
-COMMANDS = [patches, patch, land]
+@click.command()
+@click.argument("run_ref", metavar="[RUN]", required=False)
+@json_option
+@click.pass_context
+def verify(ctx: click.Context, run_ref: str | None, as_json: bool) -> None:
+    """Check that every commit on uet/<run> was gated on exactly its tree.
+
+    Each patch commit must have a passing result of every blocking gate of its task
+    recorded in the ledger on the commit's own tree (gates with "scope": "patch" judge the
+    change, so any passing result of the patch counts). Revert commits are listed as such;
+    a commit UET did not make fails the check. Exit 1, with the commits, when one fails: use
+    it in CI before merging a run's branch.
+
+    \b
+    Examples:
+      uet verify            # the latest run
+      uet verify 01JD3Q --json
+    """
+    ledger = readable_ledger(ctx)
+    result = verify_run(ledger, resolve_run_id(ledger, run_ref))
+    if as_json:
+        echo_json(result.document())
+    elif result.head is None:
+        click.echo(f"run {result.run_id} has no integration branch: nothing to verify")
+    else:
+        for check in result.commits:
+            mark = click.style("ok  ", fg="green") if check.ok else click.style("FAIL", fg="red")
+            gates = ", ".join(f"{name} {state}" for name, state in check.gates.items())
+            detail = check.kind if check.kind != "patch" else (gates or "no blocking gates")
+            click.echo(f"{mark} {check.commit[:12]} {check.subject}  [{detail}]")
+            for problem in check.problems:
+                click.echo(f"       {problem}")
+        verdict = "every commit was gated on its exact tree" if result.ok else "not verified"
+        click.echo(f"{result.branch}: {len(result.commits)} commit(s), {verdict}")
+    if not result.ok:
+        raise SystemExit(EXIT_FAILED)
+
+
+COMMANDS = [patches, patch, land, verify]

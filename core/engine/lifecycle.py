@@ -164,6 +164,9 @@ PATCH = Lifecycle.declare(
         ("verify", "applied", "verified"),  # every blocking gate passed
         ("commit", "verified", "committed"),  # landed on the integration branch
         ("fail_apply", ("verified", "requeued"), "apply_failed"),  # head moved: no 3-way apply
+        # The merge queue: a blocking gate failed on the tree the patch would land as (and its
+        # task runs again; with no attempts left the patch is quarantined instead).
+        ("eject", "verified", "rejected"),
         ("quarantine", ("applied", "verified", "apply_failed"), "quarantined"),
         ("requeue", ("apply_failed", "quarantined"), "requeued"),
         ("drop", ("verified", "apply_failed", "quarantined"), "dropped"),

@@ -23,12 +23,12 @@ import signal
 import socket
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from core import clock
-from core.engine import faults
 from core.engine.attempts import as_outcome, new_attempt, outcome_fields
 from core.engine.costs import Budgets, Crossing, attempt_cost
 from core.engine.execution import reaping, sandbox
@@ -43,6 +43,8 @@ from core.engine.patches.flow import PatchFlow
 from core.engine.patches.provenance import tampered_event
 from core.engine.planning import PlanNode, plan
 from core.engine.project import project_sandbox
+from core.engine.queue import Item, QueueJob, Window
+from core.engine.queue.integrator import Integrator
 from core.engine.recorder import Changes, Recorder
 from core.engine.recovery import kill_orphans, process_journal
 from core.engine.remote import RemoteAttempts
@@ -89,7 +91,10 @@ class _Branches:
     decision: Decision
     pick: str  # best_of_n: "first" or "cheapest"
     pending: int  # branch attempts still running
-    passed: list[tuple[float, int, PatchRow]] = field(default_factory=list)  # (cost, no, patch)
+    # (cost, attempt no, patch, its gate runs' (tree, gate, state))
+    passed: list[tuple[float, int, PatchRow, list[tuple[str | None, str, str]]]] = field(
+        default_factory=list
+    )
     chosen: str | None = None  # the patch picked to land
     errors: list[str] = field(default_factory=list)
 
@@ -151,8 +156,7 @@ class Orchestrator:
         self._next_heartbeat = 0.0
         self._startable = True  # something may be ready to start: look before waiting
         self._flow: PatchFlow | None = None  # runs with writing tasks
-        # Verified patches waiting to land, in task priority order.
-        self._landing: list[tuple[tuple[int, float, int], _Task, PatchRow]] = []
+        self._integrator: Integrator | None = None  # their merge queue
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -218,6 +222,10 @@ class Orchestrator:
                 kill_grace=self.options.kill_grace_seconds,
                 isolation=isolation,
                 writable=writable,
+            )
+            queue_config = next((ws["queue"] for ws in run["workstreams"] if ws.get("queue")), None)
+            self._integrator = Integrator(
+                self.recorder, self._flow, Window.from_config(queue_config), self, self._queue_env
             )
         for ws in run["workstreams"]:
             self._policy[ws["workstream_id"]] = ws.get("on_task_failure") or "skip_dependents"
@@ -285,8 +293,9 @@ class Orchestrator:
 
     def _reconcile_landings(self, ch: Changes) -> None:
         """Verified patches of a resumed run: mark those the branch already has (a crash came
-        between the commit and its ledger write) committed; queue the others to land."""
-        if self._flow is None:
+        between the commit and its ledger write) committed; queue the others again, with
+        every tree their gates passed on so far."""
+        if self._flow is None or self._integrator is None:
             return
         waiting = self.ledger.list_patches(self.run_id, state="verified")
         if not waiting:
@@ -300,7 +309,9 @@ class Orchestrator:
             if commit is not None:
                 self._committed(ch, task, patch, commit, "found on the branch after a restart")
             else:
-                heapq.heappush(self._landing, (task.heap_key(), task, patch))
+                rows = self.ledger.list_gate_results(patch_id=patch["patch_id"])
+                results = [(row["tree_sha"], row["gate"], row["state"]) for row in rows]
+                self._integrator.enqueue(ch, task.id, task.request, patch, results)
 
     def _settle_pending(self, ch: Changes) -> None:
         """Release pending tasks whose dependencies are met; skip those that can never run."""
@@ -333,6 +344,8 @@ class Orchestrator:
             if self._canceled:
                 return self._halt(pool, "cancel")
             results = pool.collect(0 if self._startable else self._wait_time())
+            if self._integrator is not None:
+                results = self._integrator.take(results)  # the merge queue's gate runs
             if self._remote:
                 results.extend(self._remote_results(pool))
             expired = self._expired_calls()
@@ -345,11 +358,14 @@ class Orchestrator:
                         pool.submit(Job(active.attempt_id, active))
                 for _ in expired:
                     pool.replace_stuck_worker()
-            if self._landing and self._signal is None and not self._canceled:
-                self._land_verified()
-            if self._budget_pause is not None and not self._active and not self._landing:
+            queue = self._integrator
+            if queue is not None and queue.queue and self._signal is None and not self._canceled:
+                moved = queue.advance(pool.submit)
+                self._startable = self._startable or moved  # dependents released, retries
+            integrating = queue is not None and not queue.idle
+            if self._budget_pause is not None and not self._active and not integrating:
                 return self._pause(self._budget_pause)
-            if not self._active and not self._ready and not self._timers and not self._landing:
+            if not self._active and not self._ready and not self._timers and not integrating:
                 return self._finish(pool)
             self._tick()
 
@@ -392,6 +408,8 @@ class Orchestrator:
         picked: list[tuple[_Task, Decision | None]] = []
         deferred: list[tuple[tuple[int, float, int], _Task]] = []
         local = self.width - (len(self._active) - len(self._remote))
+        if self._integrator is not None:
+            local -= self._integrator.busy  # the merge queue's gate runs take slots too
         slots = local + self._remote.free
         if self._router is not None:
             self._router.new_turn()
@@ -565,7 +583,10 @@ class Orchestrator:
 
     # -- executing (worker threads) ------------------------------------------------------------
 
-    def _run_job(self, job: Job) -> Outcome:
+    def _run_job(self, job: Job) -> Outcome | QueueJob:
+        if isinstance(job.payload, QueueJob):
+            assert self._integrator is not None  # noqa: S101 - only the queue makes these
+            return self._integrator.run(job.payload)
         active: _Active = job.payload
         request = active.task.request
         ref = AttemptRef(self.run_id, active.task.id, active.attempt_id, active.attempt_no)
@@ -651,7 +672,7 @@ class Orchestrator:
             self._branch_ended(ch, active, outcome, verified, cost["amount"])
             return
         if verified is not None:  # the task succeeds once its patch lands
-            heapq.heappush(self._landing, (task.heap_key(), task, verified))
+            self._enqueue(ch, task, verified, outcome)
             return
         if outcome.succeeded:
             self._transition(ch, task, "succeed", output=outcome.output, finished_at=ch.now)
@@ -706,18 +727,20 @@ class Orchestrator:
             ch.patch(verified, "drop", reason=f"best_of_n: patch {group.chosen} lands instead")
         elif group.pick == "first":
             group.chosen = verified["patch_id"]
-            heapq.heappush(self._landing, (task.heap_key(), task, verified))
+            self._enqueue(ch, task, verified, outcome)
         else:
-            group.passed.append((amount, active.attempt_no, verified))
+            runs = _gate_results(outcome)
+            group.passed.append((amount, active.attempt_no, verified, runs))
         if group.pending:
             return
         task.group = None
         if group.chosen is None and group.passed:
             group.passed.sort(key=lambda entry: entry[:2])
-            cost, _, best = group.passed[0]
+            cost, _, best, results = group.passed[0]
             group.chosen = best["patch_id"]
-            heapq.heappush(self._landing, (task.heap_key(), task, best))
-            for _, _, other in group.passed[1:]:
+            assert self._integrator is not None  # noqa: S101 - writing tasks have a queue
+            self._integrator.enqueue(ch, task.id, task.request, best, results)
+            for _, _, other, _ in group.passed[1:]:
                 reason = f"best_of_n: the cheapest passing patch {group.chosen} (${cost:.4f}) lands"
                 ch.patch(other, "drop", reason=reason)
         if group.chosen is None and task.state == "running":
@@ -749,50 +772,41 @@ class Orchestrator:
             output=self._redact.value(outcome.output),
         )
 
-    # -- landing patches (one integrator: this thread) -------------------------------------------
+    # -- the merge queue (its consequences for tasks) ------------------------------------------
 
-    def _land_verified(self) -> None:
-        """Land the queued verified patches, one at a time, each recorded as it lands."""
-        flow = self._flow
-        assert flow is not None  # noqa: S101 - only runs with writing tasks queue patches
-        while self._landing:
-            _, task, patch = heapq.heappop(self._landing)
-            if self._tampered is not None:
-                self._not_landed(task, self._tampered)
-                continue
-            subject = f"uet: {task.id}"
-            if task.request.get("tool"):
-                subject += f" ({task.request['tool']})"
-            try:
-                landing = flow.land(patch, subject)
-            except IntegrationTampered as exc:
-                self._branch_tampered(task, patch, exc)
-                continue
-            faults.point("after-land")
-            with self.recorder.transaction() as ch:
-                if landing.commit is not None:
-                    self._committed(ch, task, patch, landing.commit, None)
-                else:
-                    self._landing_failed(ch, task, patch, landing.conflict or "does not apply")
-        self._startable = True  # dependents may have been released, retries queued
+    def _enqueue(self, ch: Changes, task: _Task, patch: PatchRow, outcome: Outcome) -> None:
+        assert self._integrator is not None  # noqa: S101 - writing tasks have a queue
+        self._integrator.enqueue(ch, task.id, task.request, patch, _gate_results(outcome))
 
-    def _branch_tampered(self, task: _Task, patch: PatchRow, exc: IntegrationTampered) -> None:
+    def _queue_env(self, item: Item, job_id: str) -> dict[str, str]:
+        """The environment of a merge queue gate run: its task's, under the job's own id."""
+        task = self._tasks[item.task_id]
+        ref = AttemptRef(self.run_id, task.id, job_id, item.patch["attempt_no"] or 0)
+        return self.runner.env(ref, task.request, None)
+
+    def subject(self, task_id: str) -> str:
+        """The subject line of the commit a task's patch lands as."""
+        tool = self._tasks[task_id].request.get("tool")
+        return f"uet: {task_id}" + (f" ({tool})" if tool else "")
+
+    def committed(self, ch: Changes, task_id: str, patch: PatchRow, commit: str) -> None:
+        self._committed(ch, self._tasks[task_id], patch, commit, None)
+
+    def tampered(self, task_ids: Sequence[str], patch: PatchRow, exc: IntegrationTampered) -> None:
         """The branch holds a commit UET did not make: the run fails with that reason. Nothing
-        more starts or lands; the patch stays verified (its task is not to blame)."""
+        more starts or lands; the patches stay verified (their tasks are not to blame)."""
         self._tampered = str(exc)
         with self.recorder.transaction() as ch:
-            tampered_event(ch, exc, task_id=task.id, patch_id=patch["patch_id"])
+            tampered_event(ch, exc, task_id=patch["task_id"], patch_id=patch["patch_id"])
             for other in self._tasks.values():
                 if other.state in ("pending", "ready", "retrying"):
                     self._transition(ch, other, "cancel", reason=self._tampered)
+            for task_id in task_ids:
+                reason = f"its patch did not land: {self._tampered}"
+                self._transition(ch, self._tasks[task_id], "fail", reason=reason)
         self._halt_reason = self._tampered
         self._ready.clear()
         self._timers.clear()
-        self._not_landed(task, self._tampered)
-
-    def _not_landed(self, task: _Task, why: str) -> None:
-        with self.recorder.transaction() as ch:
-            self._transition(ch, task, "fail", reason=f"its patch did not land: {why}")
 
     def _committed(
         self, ch: Changes, task: _Task, patch: PatchRow, commit: str, note: str | None
@@ -810,14 +824,19 @@ class Orchestrator:
         self._transition(ch, task, "succeed", finished_at=ch.now)
         self._unblock(ch, task)
 
-    def _landing_failed(self, ch: Changes, task: _Task, patch: PatchRow, conflict: str) -> None:
-        """The head moved and the patch no longer applies: retry the task on the new head,
-        or quarantine the patch when the task has no attempts left."""
+    def not_integrated(
+        self, ch: Changes, task_id: str, patch: PatchRow, trigger: str, reason: str
+    ) -> None:
+        """The patch will not land: it does not apply on the head (``fail_apply``) or a gate
+        failed on its combination (``eject``). Retry the task on the new head, or quarantine
+        the patch when the task has no attempts left."""
         assert self._flow is not None  # noqa: S101
-        reason = f"does not apply on {self._flow.branch.branch}: {conflict}"
-        ch.patch(patch, "fail_apply", reason=reason)
+        task = self._tasks[task_id]
+        retry = task.attempts < task.max_attempts and self._halt_reason is None
+        if retry or trigger != "eject":  # an ejected patch with no retry left: quarantined
+            ch.patch(patch, trigger, reason=reason)
         self._flow.remember_failure(patch)
-        if task.attempts < task.max_attempts and self._halt_reason is None:
+        if retry:
             self._transition(
                 ch,
                 task,
@@ -829,7 +848,10 @@ class Orchestrator:
             heapq.heappush(self._timers, (time.monotonic(), task.seq, task))
             return
         copy = self._flow.quarantine_copy(patch)
-        ch.patch(patch, "quarantine", reason="the task has no attempts left", quarantine_path=copy)
+        why = (
+            "the task has no attempts left" if trigger != "eject" else f"{reason}; no attempt left"
+        )
+        ch.patch(patch, "quarantine", reason=why, quarantine_path=copy)
         self._transition(ch, task, "fail", reason=f"patch {reason}", finished_at=ch.now)
         self._after_failure(ch, task)
 
@@ -954,6 +976,8 @@ class Orchestrator:
             (self._active.pop(attempt_id), None) for attempt_id in self._remote
         ]
         self._remote.clear()
+        if self._integrator is not None:
+            self._integrator.stop_all()  # the queue's gate runs: their results are not needed
         if self._active:
             self.processes.signal_all(signal.SIGTERM)
         returned: list[tuple[_Active, Outcome]] = []
@@ -985,9 +1009,9 @@ class Orchestrator:
             for task in self._tasks.values():
                 if TASK.can(task.state, "cancel"):
                     self._transition(ch, task, "cancel", reason=why)
-            for _, _, patch in self._landing:
-                ch.patch(patch, "drop", reason=f"never landed: {why}")
-            self._landing.clear()
+            if self._integrator is not None:
+                for item in self._integrator.drop_all():
+                    ch.patch(item.patch, "drop", reason=f"never landed: {why}")
             ch.txn.update_run(self.run_id, "canceled", finished_at=ch.now, **end)
             run = self.ledger.get_run(self.run_id)
             return self._result("canceled", run["state_reason"] if run else why)
@@ -1029,3 +1053,9 @@ class Orchestrator:
             raise KeyboardInterrupt  # second signal: stop waiting for attempts to end
         self._signal = name
         log.warning("%s received: stopping run %s", name, self.run_id)
+
+
+def _gate_results(outcome: Outcome) -> list[tuple[str | None, str, str]]:
+    """``(tree, gate, state)`` of the gate runs of a writing attempt's outcome."""
+    runs = outcome.patch.gate_runs if outcome.patch is not None else []
+    return [(run.tree, run.gate, run.state) for run in runs]

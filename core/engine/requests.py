@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,7 @@ def build_request(
     python_path: list[str],
     repo: Path | None = None,
     project_policy: Mapping[str, Any] | None = None,
+    project_setup: Sequence[Mapping[str, Any]] = (),
     router: RouterConfig | None = None,
 ) -> dict[str, Any]:
     """The execution request of one task. Writing tasks get their policy levels (the
@@ -118,6 +119,9 @@ def build_request(
         levels = levels_of(project, workstream, task)
         request["policy_levels"] = levels
         request["patch_policy"] = Policy.merge(levels).document()
+        setup = [*project_setup, *workstream.get("setup", ())]
+        if setup:
+            request["setup"] = [dict(step) for step in setup]
         if task.get("scope"):
             request["scope"] = task["scope"]
     return request

@@ -50,6 +50,7 @@ class Target:
     base_commit: str
     project_policy: dict[str, Any] | None
     sandbox: str | None = None  # the mode the project profile asks for
+    setup: tuple[dict[str, Any], ...] = ()  # the project profile's setup steps
 
 
 def check_target(bundle: Bundle, repo: Path | None, workdir: Path) -> Target | None:
@@ -73,7 +74,7 @@ def check_target(bundle: Bundle, repo: Path | None, workdir: Path) -> Target | N
             outside.append(Issue(f"{entry.path}.cwd", message, bundle.source))
     if outside:
         raise DocumentInvalid(bundle.source, outside)
-    return Target(git, base_commit, policy, profile.get("sandbox"))
+    return Target(git, base_commit, policy, profile.get("sandbox"), tuple(profile.get("setup", ())))
 
 
 def create_run(
@@ -115,6 +116,7 @@ def create_run(
             python_path=python_path,
             repo=git.repo if git is not None else None,
             project_policy=target.project_policy if target else None,
+            project_setup=target.setup if target else (),
             router=bundle.router,
         )
         if request.get("route") and bundle.router is not None:
@@ -162,6 +164,7 @@ def create_run(
                 # Gate definitions travel with the run: resume never rereads the bundle.
                 **({"gates": ws["gates"]} if ws.get("gates") else {}),
                 **({"budget": ws["budget"]} if ws.get("budget") else {}),
+                **({"queue": ws["queue"]} if ws.get("queue") else {}),
             }
             for ws in bundle.workstreams
         ],

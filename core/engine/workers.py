@@ -32,7 +32,7 @@ _STOP = object()
 
 class WorkerPool:
     def __init__(
-        self, size: int, execute: Callable[[Job], Outcome], name: str = "uet-worker"
+        self, size: int, execute: Callable[[Job], Outcome | Any], name: str = "uet-worker"
     ) -> None:
         self._execute = execute
         self._name = name

@@ -183,3 +183,66 @@ def test_land_takes_the_run_into_the_checked_out_branch(
     assert (landed["mode"], landed["into"], landed["patches"]) == ("fast-forward", "main", 1)
     assert (repo / "b.txt").read_text() == "B\n"
     assert "already has everything" in invoke("land", run_id).output
+
+
+# Fails when both one.txt and two.txt exist: a run adding two.txt passes alone, and so does a
+# commit of the user's adding one.txt, but not their merge.
+NOT_BOTH = (
+    "import pathlib, sys; "
+    "sys.exit(1 if pathlib.Path('one.txt').exists() and pathlib.Path('two.txt').exists() else 0)"
+)
+
+
+def test_land_gates_the_merge_when_your_branch_moved_and_refuses_a_failing_one(
+    invoke: Invoke, write_bundle: Callable[..., Path], repo: Path, ledger_url: str
+) -> None:
+    bundle = write_bundle(
+        [{"task_id": "t", "writes": True, "run": write("two.txt", "2\n"), "gates": ["both"]}],
+        gates={"both": {"run": [PY, "-c", NOT_BOTH], "type": "unit"}},
+    )
+    run_id = run_json(invoke, bundle, repo)["run_id"]
+    (repo / "one.txt").write_text("1\n")
+    git(repo, "add", "one.txt")
+    git(repo, "commit", "-q", "-m", "mine")
+    mine = git(repo, "rev-parse", "HEAD")
+    before = checksum(repo)
+    refused = invoke("land", run_id)
+    assert refused.exit_code == 1, refused.output
+    assert "fails its gates (gate 'both' failed" in refused.output
+    assert "your branch was not moved" in refused.output
+    assert git(repo, "rev-parse", "HEAD") == mine
+    assert checksum(repo) == before
+    results = json.loads(invoke("gate", "results", run_id, "--json").output)
+    landing = [r for r in results if r.get("scope") == "land"]
+    assert [(r["gate"], r["state"]) for r in landing] == [("both", "failed")]
+    # --no-gate lands it anyway, and says so in the ledger.
+    forced = invoke("land", run_id, "--no-gate", "--json")
+    assert forced.exit_code == 0, forced.output
+    assert "without its gates" in forced.stderr
+    assert json.loads(forced.stdout)["mode"] == "merge"
+    lines = invoke("events", run_id, "--json").output.splitlines()
+    events = [json.loads(line) for line in lines]
+    landed = [e for e in events if e["kind"] == "integration.landed"]
+    assert landed[-1]["payload"]["gated"] is False
+
+
+def test_land_merges_when_the_gates_pass_on_the_merge(
+    invoke: Invoke, write_bundle: Callable[..., Path], repo: Path
+) -> None:
+    bundle = write_bundle(
+        [{"task_id": "t", "writes": True, "run": write("two.txt", "2\n"), "gates": ["both"]}],
+        gates={"both": {"run": [PY, "-c", NOT_BOTH], "type": "unit"}},
+    )
+    run_id = run_json(invoke, bundle, repo)["run_id"]
+    (repo / "a.txt").write_text("mine\n")
+    git(repo, "commit", "-q", "-am", "mine")
+    landed = invoke("land", run_id, "--json")
+    assert landed.exit_code == 0, landed.output
+    document = json.loads(landed.output)
+    assert document["mode"] == "merge"
+    tree = git(repo, "rev-parse", "HEAD^{tree}")
+    results = json.loads(invoke("gate", "results", run_id, "--json").output)
+    assert [(r["state"], r["tree_sha"]) for r in results if r.get("scope") == "land"] == [
+        ("passed", tree)
+    ]
+    assert (repo / "two.txt").read_text() == "2\n"

@@ -39,6 +39,7 @@ from core.engine.gates.parsing import (
     read_junit,
     strip_ansi,
 )
+from core.engine.gates.probe import ProbeCommand, run_probe
 from core.secrets import Redactor
 from core.state import GateResultRow
 
@@ -46,6 +47,8 @@ FEEDBACK_CHARS = 4000
 _TAIL_LINES = 30
 _READ_BACK_BYTES = 2 * 1024 * 1024  # parse at most the last 2 MiB of a log
 _PYTEST_BROKE = (2, 3, 4)  # interrupted, internal error, usage error
+_PROBE_TIMEOUT = 60.0
+_PROBE_CAP = 64 * 1024
 
 
 @dataclass
@@ -175,9 +178,36 @@ def run_gate(
         run.finished_at = run.started_at
         run.duration_seconds = 0.0
         return run
+    log_dir.mkdir(parents=True, exist_ok=True)
+    if confinement is not None:  # in an attempt's copy: is it the copy's code it would test?
+        started = time.monotonic()
+
+        def execute(command: ProbeCommand, probe_env: Mapping[str, str]) -> str | None:
+            path = log_dir / f"{definition.name}.probe.log"
+            outcome = run_command(
+                command.argv,
+                cwd=str(command.cwd),
+                env=probe_env,
+                timeout=_PROBE_TIMEOUT,
+                stdout_path=path,
+                stderr_path=None,
+                cap=_PROBE_CAP,
+                processes=processes,
+                key=f"{key}:probe",
+                kill_grace=kill_grace,
+                isolation=isolation,
+                confinement=confinement,
+            )
+            return _read_back(path) if outcome.succeeded else None
+
+        problem = run_probe(argv, cwd, checkout, full_env, execute)
+        if problem is not None:
+            run.state, run.summary = "error", problem
+            run.finished_at = clock.now()
+            run.duration_seconds = round(time.monotonic() - started, 6)
+            return run
     if junit_path is not None and junit_path.is_file():
         junit_path.unlink()  # a stale report must not pass for this run's
-    log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"{definition.name}.log"
     redact = Redactor(full_env)
     started = time.monotonic()

@@ -31,6 +31,7 @@ from core.engine.patches.copies import Copies, Copy
 from core.engine.patches.guard import RepoGuard
 from core.engine.patches.policy import Policy, check
 from core.engine.patches.secrets_scan import redacted_diff, scan_patch
+from core.engine.patches.setup import SetupStep, StepRunner, run_setup
 from core.errors import GitFailed
 from core.ids import new_id
 from core.secrets import Redactor
@@ -61,6 +62,7 @@ class WriteSpec:
     quarantine_dir: Path
     # The run's secrets (UET's environment): a patch adding one is rejected, its diff masked.
     redact: Redactor = field(default_factory=Redactor)
+    setup: Sequence[SetupStep] = ()  # run in the copy before the tool (and its gates)
 
 
 @dataclass
@@ -89,6 +91,7 @@ def run_writing_attempt(
     spec: WriteSpec,
     run_tool: ToolRunner,
     run_gate: GateRunner,
+    run_step: StepRunner | None = None,
 ) -> Outcome:
     """Run one writing attempt; the returned outcome carries a :class:`PatchOutcome`."""
     try:
@@ -96,6 +99,16 @@ def run_writing_attempt(
     except (GitFailed, OSError) as exc:
         copies.remove(spec.worktree)
         return Outcome("failed", 0.0, error=f"cannot create the attempt's copy: {exc}")
+    if spec.setup and run_step is not None:
+        before = guard.snapshot()
+        problem = run_setup(git, copy, spec.setup, run_step)
+        breach = guard.check(before)
+        if breach:
+            problem = breach.describe().replace("the tool", "a setup step", 1)
+        if problem is not None:
+            if not spec.keep_worktree_on_failure:
+                copies.remove(copy.path)
+            return Outcome("failed", 0.0, error=problem, retryable=True)
     before = guard.snapshot()
     outcome = run_tool(copy.path / spec.cwd_in_repo, copy)
     breach = guard.check(before)

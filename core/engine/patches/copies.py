@@ -122,6 +122,21 @@ class Copy:
             if name == "index":
                 _set_mtime(target, self._index_mtime_ns)
 
+    def exclude(self, paths: Sequence[str]) -> None:
+        """Leave ``paths`` (relative to the copy; a trailing ``/`` for a folder) out of what is
+        read back as the change: what set-up made. Written to both git directories."""
+        if not paths:
+            return
+        lines = "".join(f"/{_escape_glob(path)}\n" for path in paths).encode()
+        current = self._pristine.get("info/exclude", b"")
+        if current and not current.endswith(b"\n"):
+            current += b"\n"
+        self._pristine["info/exclude"] = current + lines
+        for root in (self.admin, self.path / ".git"):
+            target = root / "info" / "exclude"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self._pristine["info/exclude"])
+
     def git_args(self) -> tuple[str, str]:
         """The options that point git at the copy through UET's git directory."""
         return (f"--git-dir={self.admin}", f"--work-tree={self.path}")
@@ -257,3 +272,11 @@ def admin_dir(path: Path) -> Path | None:
     """UET's git directory of the copy at ``path``, while it exists."""
     admin = path.with_name(path.name + ADMIN_SUFFIX)
     return admin if admin.is_dir() else None
+
+
+def _escape_glob(path: str) -> str:
+    """``path`` as a literal gitignore pattern."""
+    out = path
+    for char in ("\\", "*", "?", "[", "!", "#"):
+        out = out.replace(char, "\\" + char)
+    return out

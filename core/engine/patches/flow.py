@@ -13,13 +13,14 @@ import logging
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from core.adapters.git import Git, open_repository
-from core.engine.execution.command import ProcessTable
+from core.engine import faults
+from core.engine.execution.command import ProcessTable, run_command
 from core.engine.execution.outcome import Outcome
 from core.engine.execution.sandbox import Confinement, Isolation, detect
 from core.engine.gates import GateDefinition, GateRun, declared_in, run_gate
@@ -27,6 +28,7 @@ from core.engine.patches.attempt import (
     VERIFIED,
     PatchOutcome,
     WriteSpec,
+    guarded_gate,
     run_writing_attempt,
 )
 from core.engine.patches.copies import Copies, Copy, exclude_from_status
@@ -35,19 +37,31 @@ from core.engine.patches.integration import (
     IntegrationBranch,
     Landing,
     commit_message,
+    gates_trailer,
     landed_patches,
 )
 from core.engine.patches.policy import Policy
 from core.engine.patches.provenance import LedgerProvenance, record_tampered
 from core.engine.patches.records import record_patch
+from core.engine.patches.setup import (
+    SetupFailed,
+    SetupStep,
+    cache_env,
+    cache_root,
+    run_setup,
+    steps_of,
+)
+from core.engine.queue import Item, QueueJob
 from core.engine.recorder import Changes
 from core.errors import IntegrationBranchMissing, IntegrationTampered
+from core.secrets import Redactor
 from core.state import Ledger, PatchRow, RunRow
 
 log = logging.getLogger(__name__)
 
 FAILED_PATCH_STATES = ("rejected", "quarantined", "apply_failed")
 QUARANTINE_DIRNAME = ".quarantine"
+QUEUE_COPY_PREFIX = "queue-"  # copies of merge queue combinations: queue-<job id>
 
 
 class PatchFlow:
@@ -119,6 +133,9 @@ class PatchFlow:
             leftover = Path(attempt["worktree"] or "")
             if leftover.is_relative_to(self.worktrees.root) and leftover != self.worktrees.root:
                 self.worktrees.remove(leftover)
+        for leftover in self.worktrees.root.glob(f"{QUEUE_COPY_PREFIX}*"):
+            if leftover.is_dir() and not leftover.name.endswith((".uet", ".home")):
+                self.worktrees.remove(leftover)  # a merge queue gate run a crash cut short
         self.worktrees.prune()
 
     # -- dispatch (orchestrator thread) --------------------------------------------------------
@@ -145,6 +162,7 @@ class PatchFlow:
             keep_worktree_on_failure=self.keep_worktrees,
             patches_dir=self.patches_dir,
             quarantine_dir=self.quarantine_dir,
+            setup=steps_of(request.get("setup")),
         )
 
     # -- execution (worker thread) -------------------------------------------------------------
@@ -175,6 +193,7 @@ class PatchFlow:
                 cwd, self.confinement(copy, network=network, user_home=user_home)
             ),
             gate,
+            self.step_runner(env, stem, key),
         )
         return replace(outcome, duration_seconds=time.monotonic() - started)
 
@@ -189,6 +208,38 @@ class PatchFlow:
             network=network,
             user_home=user_home,
         )
+
+    def step_runner(
+        self, env: Mapping[str, str], stem: str, key: str
+    ) -> Callable[[SetupStep, Copy], Outcome]:
+        """Runs one setup step in a copy's root, confined to it (and the shared package
+        caches), its log under ``<logs>/<stem>.setup/``."""
+        caches = cache_root(self.worktrees.home)
+        counter = iter(range(1, 1_000_000))
+
+        def step(definition: SetupStep, copy: Copy) -> Outcome:
+            caches.mkdir(parents=True, exist_ok=True)
+            folder = self.logs_dir / f"{stem}.setup"
+            folder.mkdir(parents=True, exist_ok=True)
+            confinement = self.confinement(copy, network=definition.network)
+            confinement = replace(confinement, writable=(*confinement.writable, caches))
+            return run_command(
+                definition.run,
+                cwd=str(copy.path),
+                env={**env, **cache_env(caches)},
+                timeout=definition.timeout_seconds,
+                stdout_path=folder / f"{next(counter)}.log",
+                stderr_path=None,
+                cap=self.log_max_bytes,
+                processes=self.processes,
+                key=f"{key}:setup",
+                kill_grace=self.kill_grace,
+                isolation=self.isolation,
+                confinement=confinement,
+                redact=Redactor(env),
+            )
+
+        return step
 
     def gate_runner(
         self, env: Mapping[str, str], stem: str, key: str
@@ -255,6 +306,53 @@ class PatchFlow:
             self.head = landing.commit
         else:
             self.head = landing.head
+        return landing
+
+    def gate_combination(self, job: QueueJob, env: Mapping[str, str]) -> QueueJob:
+        """Run the queued patch's tree-wide blocking gates on the combination ``job`` names,
+        in a private copy of it, confined like an attempt's gates (worker thread). Stops at
+        the first gate that blocks, or once the job is canceled."""
+        path = self.worktrees.root / f"{QUEUE_COPY_PREFIX}{job.id}"
+        item = job.item
+        stem = f"{item.task_id}.{item.patch['attempt_no']}.queue-{job.id[-8:].lower()}"
+        try:
+            copy = self.worktrees.create(path, job.commit)
+            faults.point("queue-gating")
+            problem = run_setup(self.git, copy, item.setup, self.step_runner(env, stem, job.id))
+            if problem is not None:
+                raise SetupFailed(problem)
+            gate = self.gate_runner(env, stem, job.id)
+            for definition in item.gates:
+                if job.canceled:
+                    break
+                run = guarded_gate(self.git, gate, definition, copy, self.guard)
+                run.scope = "combination"
+                job.runs.append(run)
+                if run.decision == "block":
+                    break
+        finally:
+            self.worktrees.remove(path)
+        return job
+
+    def land_item(self, item: Item, parent: str, subject: str) -> Landing:
+        """Commit the queued item's tree on ``parent`` (the head it was built on)."""
+        assert item.tree is not None  # noqa: S101 - the queue lands built items only
+        return self.land_exact(item.patch, item.tree, parent, subject, item.blocking)
+
+    def land_exact(
+        self, patch: PatchRow, tree: str, parent: str, subject: str, blocking: Sequence[str]
+    ) -> Landing:
+        """Commit ``tree``, which the ``blocking`` gates passed on, as ``patch`` on ``parent``
+        (still the head), with a ``Uet-Gates`` trailer naming those gates."""
+        message = commit_message(
+            subject,
+            self.run_id,
+            patch["task_id"],
+            patch["patch_id"],
+            gates=gates_trailer(dict.fromkeys(blocking, "passed")),
+        )
+        landing = self.branch.land_tree(tree, parent, message)
+        self.head = landing.commit or landing.head
         return landing
 
     def landed(self) -> dict[str, str]:

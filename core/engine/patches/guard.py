@@ -35,6 +35,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+CACHE_DIRNAME = ".cache"  # in UET's home: the package caches setup steps share
+
 _RUN_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 _REPO_KEY = re.compile(r"^.+-[0-9a-f]{12}$")
 
@@ -84,7 +86,8 @@ class RepoGuard:
         self._around: dict[Path, Callable[[str], bool]] = {
             run_folder: lambda name: name in self._live(),
             run_folder.parent: lambda name: bool(_RUN_ID.match(name)),  # another run starting
-            home: lambda name: bool(_REPO_KEY.match(name)),  # another repository's run
+            # another repository's run, or the package caches setup steps share
+            home: lambda name: bool(_REPO_KEY.match(name)) or name == CACHE_DIRNAME,
         }
 
     def snapshot(self) -> Snapshot:

@@ -34,6 +34,7 @@ from pathlib import Path
 from core.adapters.git import Git, commits_with_trailer, user_identity
 from core.engine.patches.copies import repo_key, worktrees_home
 from core.engine.patches.provenance import (
+    GATES_TRAILER,
     PATCH_TRAILER,
     REVERT_TRAILER,
     RUN_TRAILER,
@@ -160,6 +161,41 @@ class IntegrationBranch:
                 return Landing(commit, head)
         raise RuntimeError(f"{self.branch} kept moving while landing; try again")
 
+    def land_tree(self, tree: str, parent: str, message: str) -> Landing:
+        """Commit ``tree`` on the branch, on top of ``parent``, when the branch head is still
+        ``parent``: the merge queue lands exactly the tree its gates passed on. A head that
+        moved meanwhile gives a Landing with neither commit nor conflict (plan again)."""
+        head = self._trusted_head()
+        if head != parent:
+            return Landing(None, head)
+        commit = self._git(
+            "commit-tree", tree, "-p", head, "-F", "-", data=message.encode(), env=self._author()
+        )
+        if not self.git.update_ref(self.ref, commit, head, "uet: land patch"):
+            return Landing(None, self.head())
+        self._known = commit
+        return Landing(commit, head)
+
+    def combine(self, parent: str, diff_path: Path) -> tuple[str | None, str | None]:
+        """``(tree, None)``: the tree that applying the diff at ``diff_path`` to the tree-ish
+        ``parent`` gives, the way :meth:`land` applies it; ``(None, conflict)`` when it does
+        not apply there. Nothing is committed and no ref moves."""
+        diff = str(Path(diff_path).resolve())
+        conflict = self._apply(parent, ["apply", "--cached", "--3way", diff])
+        if conflict is not None:
+            return None, conflict
+        tree = self._git("write-tree")
+        self._index_head = None  # the index holds parent + diff now, which is no head
+        return tree, None
+
+    def scratch_commit(self, tree: str, parent: str, message: str) -> str:
+        """A commit of ``tree`` on ``parent`` that no ref points at: what a copy of a merge
+        queue combination is checked out from."""
+        return self._git("commit-tree", tree, "-p", parent, "-m", message)
+
+    def tree_of(self, commit: str) -> str:
+        return self.git.text("rev-parse", f"{commit}^{{tree}}")
+
     def revert(self, commit: str, message: str) -> Landing:
         """Commit the inverse of ``commit`` on top of the branch head."""
         reverse = self._reverse_diff(commit)
@@ -243,12 +279,7 @@ class IntegrationBranch:
 
     def _tree_after(self, parent: str, diff: str) -> str | None:
         """The tree that applying ``diff`` to ``parent`` gives, the way :meth:`land` would."""
-        conflict = self._apply(parent, ["apply", "--cached", "--3way", diff])
-        if conflict is not None:
-            return None
-        tree = self._git("write-tree")
-        self._index_head = None  # the index holds parent + diff now, which is no head
-        return tree
+        return self.combine(parent, Path(diff))[0]
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -338,8 +369,15 @@ class IntegrationBranch:
 
 
 def commit_message(
-    subject: str, run_id: str, task_id: str, patch_id: str, body: str | None = None
+    subject: str,
+    run_id: str,
+    task_id: str,
+    patch_id: str,
+    body: str | None = None,
+    gates: str | None = None,
 ) -> str:
+    """The message of a landed commit: ``subject``, ``body``, then UET's trailers
+    (``gates``: the ``Uet-Gates`` value, see :func:`gates_trailer`)."""
     lines = [subject, ""]
     if body:
         lines += [body, ""]
@@ -348,7 +386,15 @@ def commit_message(
         f"{TASK_TRAILER}: {task_id}",
         f"{PATCH_TRAILER}: {patch_id}",
     ]
+    if gates is not None:
+        lines.append(f"{GATES_TRAILER}: {gates}")
     return "\n".join(lines) + "\n"
+
+
+def gates_trailer(results: Mapping[str, str]) -> str:
+    """``unit=passed, lint=passed``: each blocking gate and how it ended on the commit's
+    tree; ``none`` when the patch has no blocking gate."""
+    return ", ".join(f"{name}={state}" for name, state in sorted(results.items())) or "none"
 
 
 def landed_patches(git: Git, branch: str, base: str | None) -> dict[str, str]:
@@ -359,6 +405,7 @@ def landed_patches(git: Git, branch: str, base: str | None) -> dict[str, str]:
 
 
 __all__ = [
+    "GATES_TRAILER",
     "PATCH_TRAILER",
     "REVERT_TRAILER",
     "RUN_TRAILER",
@@ -367,6 +414,7 @@ __all__ = [
     "Landing",
     "branch_name",
     "commit_message",
+    "gates_trailer",
     "integration_folder",
     "landed_patches",
     "run_folder",

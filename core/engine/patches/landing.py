@@ -45,6 +45,7 @@ from core.engine.patches.land_journal import (
     writer_alive,
 )
 from core.engine.patches.provenance import LedgerProvenance, record_tampered
+from core.engine.queue.merge_gate import gate_merge
 from core.engine.recorder import Recorder
 from core.engine.recovery import owner_alive
 from core.engine.runs import get_run
@@ -77,15 +78,22 @@ class LandResult:
 
 
 def land_run(
-    ledger: Ledger, run_id: str, *, ff_only: bool = False, bus: EventBus | None = None
+    ledger: Ledger,
+    run_id: str,
+    *,
+    ff_only: bool = False,
+    gate: bool = True,
+    bus: EventBus | None = None,
 ) -> LandResult:
     """Bring ``uet/<run>`` into the branch checked out in the run's repository.
 
     Only with a clean working tree (tracked files), on a branch (not a detached HEAD), once no
     live process executes the run, and when the run's branch holds only UET's commits. A
     fast-forward when possible, else a merge commit (refused with ``ff_only``); a merge that
-    conflicts changes nothing and names the files. A landing a kill interrupted is finished
-    first (see the module's docstring).
+    conflicts changes nothing and names the files. A merge commit is gated first
+    (:mod:`core.engine.queue.merge_gate`) unless ``gate`` is False: a blocking gate that does
+    not pass on it refuses the landing. A landing a kill interrupted is finished first (see
+    the module's docstring).
     """
     run = get_run(ledger, run_id)
     if run["integration_branch"] is None or run["repo"] is None:
@@ -135,6 +143,10 @@ def land_run(
         )
     else:
         after, mode = _merge_commit(git, run_id, branch, into, before, tip), "merge"
+        if gate:
+            _gate(ledger, recorder, run, after, f"merging {branch} into {into}")
+        else:
+            log.warning("landing run %s with an untested merge commit (--no-gate)", run_id)
     journal = Journal.begin(run_id, branch, current, mode, before, after)
     journal.write(journal_path)
     faults.point("land-journal")
@@ -142,7 +154,7 @@ def land_run(
     faults.point("land-checkout")
     _move_branch(git, journal)
     faults.point("land-branch")
-    _record(ledger, recorder, journal)
+    _record(ledger, recorder, journal, gated=gate or mode != "merge")
     faults.point("land-recorded")
     journal_path.unlink(missing_ok=True)
     return LandResult(run_id, branch, into, mode, before, after, committed)
@@ -166,6 +178,22 @@ def _check_branch(ledger: Ledger, git: Git, run: RunRow, bus: EventBus | None) -
         raise
     finally:
         branch.close()
+
+
+def _gate(ledger: Ledger, recorder: Recorder, run: RunRow, merge: str, what: str) -> None:
+    """Refuse a merge commit on which a blocking gate of the run's patches does not pass."""
+    runs = gate_merge(ledger, recorder, run, merge)
+    blocked = [r for r in runs if r.decision == "block"]
+    if blocked:
+        failed = "; ".join(f"gate {r.gate!r} {r.state}: {r.summary}" for r in blocked)
+        logs = ", ".join(r.log_path for r in blocked if r.log_path)
+        raise LandRefused(
+            run["run_id"],
+            f"{what} gives a tree that fails its gates ({failed}"
+            + (f"; logs: {logs}" if logs else "")
+            + "); your branch was not moved. Bring the run onto your branch's new commits "
+            "(a new run from it), or land it untested with --no-gate",
+        )
 
 
 def _merge_commit(git: Git, run_id: str, branch: str, into: str, before: str, tip: str) -> str:
@@ -238,7 +266,9 @@ def _move_branch(git: Git, journal: Journal) -> None:
         )
 
 
-def _record(ledger: Ledger, recorder: Recorder, journal: Journal) -> None:
+def _record(
+    ledger: Ledger, recorder: Recorder, journal: Journal, *, gated: bool | None = None
+) -> None:
     """Record the landing once, however many times a crash makes us get here."""
     for event in ledger.list_events(journal.run_id):
         payload = event["payload"]
@@ -258,6 +288,7 @@ def _record(ledger: Ledger, recorder: Recorder, journal: Journal) -> None:
                 "mode": journal.mode,
                 "before": journal.before,
                 "after": journal.after,
+                **({"gated": gated} if gated is not None else {}),
             },
         )
 

@@ -32,6 +32,7 @@ from core.engine.patches.integration import (
 from core.engine.patches.landing import LandResult, land_run
 from core.engine.patches.provenance import LedgerProvenance, record_tampered
 from core.engine.patches.records import record_gates, verdict_of
+from core.engine.patches.setup import run_setup, steps_of
 from core.engine.recorder import Recorder
 from core.engine.recovery import owner_alive
 from core.engine.runs import get_run
@@ -221,11 +222,17 @@ def _reverify(
         with recorder.transaction() as ch:
             ch.patch(patch, "apply", reason=f"applied in a fresh copy at {head[:12]}")
         env = dict(os.environ)
+        steps = steps_of(request.get("setup"))
+        problem = run_setup(flow.git, copy, steps, flow.step_runner(env, stem, patch["patch_id"]))
+        if problem is not None:
+            with recorder.transaction() as ch:
+                ch.patch(patch, "reject", reason=problem)
+            return patch
         gate = flow.gate_runner(env, stem, patch["patch_id"])
-        runs = [
-            guarded_gate(flow.git, gate, flow.gates[name], copy, flow.guard)
-            for name in request.get("gates", ())
-        ]
+        gates = [flow.gates[name] for name in request.get("gates", ())]
+        runs = [guarded_gate(flow.git, gate, definition, copy, flow.guard) for definition in gates]
+        for run in runs:
+            run.scope = "combination"
         result = PatchOutcome("verified", patch_id=patch["patch_id"], gate_runs=runs)
         blocking = [r for r in runs if r.decision == "block"]
         with recorder.transaction() as ch:
@@ -237,9 +244,21 @@ def _reverify(
                 ch.patch(patch, "reject", reason=reasons)
                 return patch
             ch.patch(patch, "verify", reason=verdict_of(runs))
-        landing = flow.land(patch, f"uet: {patch['task_id']} (requeued)")
+        # What lands is exactly the tree the gates judged: head + patch, as landing applies it.
+        tree, conflict = flow.branch.combine(head, Path(patch["diff_path"]))
+        if tree is None:
+            return _does_not_apply(recorder, flow, patch, conflict or "")
+        judged = {run.tree for run in runs}
+        if judged and judged != {tree}:
+            shown = ", ".join(sorted(str(t)[:12] for t in judged))
+            mismatch = f"its gates judged tree {shown}, but it would land as {tree[:12]}"
+            return _does_not_apply(recorder, flow, patch, mismatch)
+        names = [definition.name for definition in gates if definition.blocking]
+        subject = f"uet: {patch['task_id']} (requeued)"
+        landing = flow.land_exact(patch, tree, head, subject, names)
         if landing.commit is None:
-            return _does_not_apply(recorder, flow, patch, landing.conflict or "")
+            moved = f"the branch moved to {landing.head[:12]} while its gates ran; requeue again"
+            return _does_not_apply(recorder, flow, patch, moved)
         failed = False
         return _record_landed(recorder, flow, patch, landing.commit)
     finally:

@@ -38,6 +38,7 @@ RUN_TRAILER = "Uet-Run"
 TASK_TRAILER = "Uet-Task"
 PATCH_TRAILER = "Uet-Patch"
 REVERT_TRAILER = "Uet-Reverts-Patch"
+GATES_TRAILER = "Uet-Gates"  # the blocking gates that passed on exactly the commit's tree
 # States of a patch that may have landed in the crash window, before the ledger heard of it.
 UNRECORDED_LANDING_STATES = frozenset({"verified", "dropped"})
 

@@ -102,7 +102,12 @@ def record_patch(
 
 
 def record_gates(
-    ch: Changes, result: PatchOutcome, *, run_id: str, task_id: str, attempt_id: str | None
+    ch: Changes,
+    result: PatchOutcome,
+    *,
+    run_id: str,
+    task_id: str | None,
+    attempt_id: str | None,
 ) -> list[GateResultRow]:
     rows = [
         run.row(
