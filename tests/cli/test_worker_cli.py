@@ -166,7 +166,7 @@ def test_task_failed_lists_the_task_with_its_reason(invoke: Invoke, failed_run: 
     (header, row, hint) = text.output.splitlines()
     assert header.split() == ["TASK", "ATTEMPTS", "REASON"]
     assert row.split()[:2] == ["flaky", "2/2"]
-    assert row.endswith("exited with code 3: disk full")
+    assert "exited with code 3: disk full (log: " in row
     assert hint == f"retry one: uet task retry TASK --run {failed_run}"
     listed = json.loads(invoke("task", "failed", failed_run[:12], "--json").stdout)
     assert listed == [
@@ -175,9 +175,11 @@ def test_task_failed_lists_the_task_with_its_reason(invoke: Invoke, failed_run: 
             "task_id": "flaky",
             "attempts": 2,
             "max_attempts": 2,
-            "reason": "exited with code 3: disk full",
+            "reason": listed[0]["reason"],
         }
     ]
+    assert listed[0]["reason"].startswith("exited with code 3: disk full (log: ")
+    assert listed[0]["reason"].endswith("flaky.2.stderr.log)")
 
 
 def test_task_retry_reruns_the_task_and_its_skipped_dependents(
@@ -507,10 +509,11 @@ def test_show_a_routed_task_text_and_json(invoke: Invoke, routed_run: tuple[str,
 def test_show_lists_each_attempt_with_its_error(invoke: Invoke, failed_run: str) -> None:
     text = invoke("show", "flaky", "--run", failed_run).output.splitlines()
     assert text[0] == f"task flaky of run {failed_run}: failed"
-    assert text[1] == "  exited with code 3: disk full"
+    assert text[1].startswith("  exited with code 3: disk full (log: ")
     assert text[2].startswith("  command ['sh', '-c', ")
     assert [line.split()[:2] for line in text[3:7:2]] == [["#1", "failed"], ["#2", "failed"]]
-    assert text[4].strip() == text[6].strip() == "exited with code 3: disk full"
+    assert text[4].strip().startswith("exited with code 3: disk full (log: ")
+    assert text[6].strip().startswith("exited with code 3: disk full (log: ")
     shown = json.loads(invoke("show", "flaky", "--run", failed_run, "--json").stdout)
     assert shown["decisions"] == []
     assert [(a["attempt_no"], a["exit_code"]) for a in shown["attempts"]] == [(1, 3), (2, 3)]

@@ -80,3 +80,30 @@ def test_an_empty_list_of_exit_codes_is_refused() -> None:
     with pytest.raises(DocumentInvalid) as caught:
         check_bundle(bundle({"run": ["true"], "ok_exit_codes": []}))
     assert "$.tasks[0].ok_exit_codes" in str(caught.value)
+
+
+def test_a_failed_tool_says_its_last_lines_of_output_and_where_its_log_is(
+    ledger: Ledger, repo: Path
+) -> None:
+    """The reason of a failed codemod is enough to act on: its last three lines of stderr
+    (the earlier ones, and stdout, stay in the log it names)."""
+    noisy = (
+        "import sys\n"
+        "print('progress on stdout')\n"
+        "for n in range(1, 40): print(f'checked file {n}', file=sys.stderr)\n"
+        "print('app.py:1: E225 missing whitespace', file=sys.stderr)\n"
+        "sys.exit(3)\n"
+    )
+    result = run_bundle(
+        ledger,
+        check_bundle(bundle({"run": [PY, "-c", noisy]})),
+        RunOptions(repo=repo, handle_signals=False),
+    )
+    assert result.state == "failed"
+    (row,) = ledger.list_tasks(result.run_id)
+    log = ledger.artifacts_dir / "logs" / result.run_id / "fix.1.stderr.log"
+    assert row["state_reason"] == (
+        "exited with code 3: checked file 38 | checked file 39 | "
+        f"app.py:1: E225 missing whitespace (log: {log})"
+    )
+    assert log.read_text().startswith("checked file 1\n")

@@ -180,7 +180,8 @@ def test_retry_until_success_with_backoff(
         (2, "failed"),
         (3, "succeeded"),
     ]
-    assert attempts[0]["error"] == "exited with code 1: not yet"
+    log = ledger.artifacts_dir / "logs" / result.run_id / "flaky.1.stderr.log"
+    assert attempts[0]["error"] == f"exited with code 1: not yet (log: {log})"
     retries = [
         e["payload"] for e in ledger.list_events(result.run_id) if e["kind"] == "task.retrying"
     ]

@@ -213,7 +213,8 @@ def run_command(
         return Outcome(state="timed_out", error=f"timed out after {timeout:g}s", **common)
     if code is not None and code in ok_exit_codes:
         return Outcome(state="succeeded", **common)
-    last_words = sinks.get("stderr") or sinks["stdout"]
+    stderr = sinks.get("stderr")
+    last_words = stderr if stderr is not None and stderr.tail else sinks["stdout"]
     return Outcome(state="failed", error=_failure_text(code, last_words), **common)
 
 
@@ -234,7 +235,8 @@ def _spawn_check(argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> str |
     return None
 
 
-def _failure_text(code: int, stderr: Sink) -> str:
+def _failure_text(code: int, output: Sink) -> str:
+    """Why a tool failed: how it ended, its last lines of output, and where the whole log is."""
     if code < 0:
         try:
             what = f"killed by {signal.Signals(-code).name}"
@@ -242,8 +244,9 @@ def _failure_text(code: int, stderr: Sink) -> str:
             what = f"killed by signal {-code}"
     else:
         what = f"exited with code {code}"
-    last = stderr.last_line()
-    return f"{what}: {last}" if last else what
+    last = " | ".join(output.last_lines())
+    text = f"{what}: {last}" if last else what
+    return f"{text} (log: {output.path})" if output.kept else text
 
 
 def _pump(

@@ -14,7 +14,7 @@ from typing import IO
 from core.engine.execution.outcome import LogFile
 from core.secrets import Redactor, StreamRedactor
 
-_TAIL_BYTES = 400
+_TAIL_BYTES = 1024
 
 
 class Sink:
@@ -69,6 +69,10 @@ class Sink:
         self._file.close()
         return LogFile(str(self.path), self.seen, self.truncated)
 
-    def last_line(self) -> str:
-        lines = self.tail.decode("utf-8", "replace").strip().splitlines()
-        return lines[-1].strip() if lines else ""
+    def last_lines(self, count: int = 3, width: int = 160) -> list[str]:
+        """The last ``count`` non-blank lines written (redacted, each cut at ``width``)."""
+        lines = [line.strip() for line in self.tail.decode("utf-8", "replace").splitlines()]
+        if self.seen > len(self.tail) and len(lines) > 1:
+            lines = lines[1:]  # the first began before the tail did
+        kept = [line for line in lines if line][-count:]
+        return [line if len(line) <= width else line[: width - 1] + "…" for line in kept]

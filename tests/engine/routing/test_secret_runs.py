@@ -132,7 +132,9 @@ def test_secrets_reach_the_tools_but_no_file_of_the_ledger(
             text = (logs / run_id / f"{stem}.{stream}.log").read_text()
             assert f"DEMO_API_KEY={MASK}" in text, (stem, stream, text)
     first, second = attempts(ledger, failed.run_id)
-    assert first["error"] == f"exited with code 1: 401 Unauthorized: invalid api key {MASK}"
+    # The error ends with the tool's last lines of stderr, each masked, and where its log is.
+    assert first["error"].startswith(f"exited with code 1: stderr key {MASK} | ")
+    assert f"401 Unauthorized: invalid api key {MASK} (log: " in first["error"]
     assert second["argv"] is not None
     assert second["argv"][-1] == first["error"], "the feedback given to the retry is masked"
     claude_out = (logs / reported.run_id / "c.1.stdout.log").read_text()
