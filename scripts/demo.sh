@@ -6,6 +6,8 @@
 #      real codemods on it (each change a patch that must pass the pytest gate before it lands
 #      on uet/<run>), one careless change that fails the gate and is not integrated, then the
 #      patches, the gate results, and `uet land` taking the result into the project's branch;
+#      then two patches that each pass alone and fail together: the merge queue gates the
+#      second on the tree it would land as, ejects it, and `uet verify` checks the branch;
 #   3. coding agents: scripted stand-ins for the claude, codex and aider CLIs (they print each
 #      real CLI's output format; real agents need accounts and network) routed by a router
 #      config: two agents race under best_of_n, a shadow comparison, a task its budget stops,
@@ -100,6 +102,16 @@ git -C "$project" log --oneline
 
 step "uet gate run --dir $project   (after the codemods, every gate of the profile passes)"
 uet gate run --dir "$project"
+
+step "uet run --repo $project --parallel 2 $examples/merge-queue.json   (two patches pass alone, fail together: exit code 1 expected)"
+expect_exit 1 uet run --repo "$project" --parallel 2 "$examples/merge-queue.json"
+queue_run=$(latest_run)
+
+step "uet events $queue_run --kind queue.   (the merge queue gated the second patch on the tree it would land as, and ejected it)"
+uet events "$queue_run" --kind queue.
+
+step "uet verify $queue_run   (every commit on uet/$queue_run passed its gates on exactly its tree)"
+uet verify "$queue_run"
 
 # -- 3. coding agents -------------------------------------------------------------------------
 

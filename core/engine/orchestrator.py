@@ -825,13 +825,20 @@ class Orchestrator:
         self._unblock(ch, task)
 
     def not_integrated(
-        self, ch: Changes, task_id: str, patch: PatchRow, trigger: str, reason: str
+        self,
+        ch: Changes,
+        task_id: str,
+        patch: PatchRow,
+        trigger: str,
+        reason: str,
+        feedback: str | None = None,
     ) -> None:
         """The patch will not land: it does not apply on the head (``fail_apply``) or a gate
         failed on its combination (``eject``). Retry the task on the new head, or quarantine
         the patch when the task has no attempts left."""
         assert self._flow is not None  # noqa: S101
         task = self._tasks[task_id]
+        task.feedback = feedback or reason  # what the next attempt (an agent's prompt) is told
         retry = task.attempts < task.max_attempts and self._halt_reason is None
         if retry or trigger != "eject":  # an ejected patch with no retry left: quarantined
             ch.patch(patch, trigger, reason=reason)

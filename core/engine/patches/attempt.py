@@ -63,6 +63,11 @@ class WriteSpec:
     # The run's secrets (UET's environment): a patch adding one is rejected, its diff masked.
     redact: Redactor = field(default_factory=Redactor)
     setup: Sequence[SetupStep] = ()  # run in the copy before the tool (and its gates)
+    # True once the copy's tree can no longer land as it is (the integration head moved past
+    # ``base_commit``, or patches wait in the merge queue to land first): the gates the queue
+    # runs again on the tree the patch would land as are then left to it, which gates each
+    # patch once, on that exact tree.
+    superseded: Callable[[], bool] = lambda: False
 
 
 @dataclass
@@ -76,6 +81,7 @@ class PatchOutcome:
     quarantine_path: str | None = None
     gate_runs: list[GateRun] = field(default_factory=list)
     feedback: str | None = None
+    deferred: tuple[str, ...] = ()  # gates left to the merge queue (the head moved)
 
 
 ToolRunner = Callable[[Path, Copy], Outcome]  # runs the tool in a directory of the copy
@@ -172,7 +178,11 @@ def _after_tool(
         result.quarantine_path = str(copy_path)
         result.reasons = [f"same diff as failed patch {earlier} (oscillation)"]
         return result
-    for gate in spec.gates:
+    gates = list(spec.gates)
+    if spec.superseded():
+        result.deferred = tuple(gate.name for gate in gates if gate.regated)
+        gates = [gate for gate in gates if not gate.regated]
+    for gate in gates:
         run = guarded_gate(git, run_gate, gate, copy, guard)
         run.scope = "attempt"
         result.gate_runs.append(run)

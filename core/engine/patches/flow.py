@@ -123,6 +123,7 @@ class PatchFlow:
         self.kill_grace = kill_grace
         self.gates = declared_in(run["workstreams"])
         self.head = self.branch.head()
+        self.queued: Callable[[], int] = lambda: 0  # patches waiting to land (the queue's)
         # Earlier failed patches per task, oldest first: the oscillation check's memory.
         self._failed: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for patch in ledger.list_patches(self.run_id):
@@ -151,9 +152,10 @@ class PatchFlow:
             cwd_in_repo = str(repo_cwd.relative_to(self.git.repo))
         except ValueError:
             cwd_in_repo = "."
+        base = self.head
         return WriteSpec(
             worktree=self.worktrees.path_for(task_id, attempt_no),
-            base_commit=self.head,
+            base_commit=base,
             cwd_in_repo=cwd_in_repo,
             policy=policy,
             gates=[self.gates[name] for name in request.get("gates", ())],
@@ -163,6 +165,7 @@ class PatchFlow:
             patches_dir=self.patches_dir,
             quarantine_dir=self.quarantine_dir,
             setup=steps_of(request.get("setup")),
+            superseded=lambda: self.head != base or self.queued() > 0,
         )
 
     # -- execution (worker thread) -------------------------------------------------------------

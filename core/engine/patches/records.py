@@ -29,7 +29,12 @@ def _history(result: PatchOutcome, now: str) -> list[dict[str, Any]]:
         elif result.verdict == GATE_FAILED:
             steps.append(("rejected", reason))
         else:
-            steps.append(("verified", verdict_of(result.gate_runs)))
+            why = verdict_of(result.gate_runs)
+            if result.deferred:
+                left = ", ".join(result.deferred)
+                left += " left to the merge queue (it lands on a newer tree than its copy's)"
+                why = left if not result.gate_runs else f"{why}; {left}"
+            steps.append(("verified", why))
     return [{"state": state, "at": now, "reason": why} for state, why in steps]
 
 

@@ -40,10 +40,16 @@ class Consequences(Protocol):
     def committed(self, ch: Changes, task_id: str, patch: PatchRow, commit: str) -> None: ...
 
     def not_integrated(
-        self, ch: Changes, task_id: str, patch: PatchRow, trigger: str, reason: str
+        self,
+        ch: Changes,
+        task_id: str,
+        patch: PatchRow,
+        trigger: str,
+        reason: str,
+        feedback: str | None,
     ) -> None:
         """``trigger``: ``fail_apply`` (does not apply on the head) or ``eject`` (a gate failed
-        on its combination)."""
+        on its combination: ``feedback`` is what it said, for the task's next attempt)."""
 
     def tampered(self, task_ids: Sequence[str], patch: PatchRow, exc: IntegrationTampered) -> None:
         """The branch holds a commit UET did not make: the queued patches of ``task_ids``
@@ -65,6 +71,7 @@ class Integrator:
         self.flow = flow
         self.run_id = flow.run_id
         self.queue = MergeQueue(flow.branch, window)
+        flow.queued = self.queue.__len__  # an attempt with patches ahead leaves gating to us
         self.consequences = consequences
         self.env_for = env_for
         self.gating: dict[str, QueueJob] = {}  # handed to workers, not yet back (canceled too)
@@ -144,6 +151,11 @@ class Integrator:
         )
         stale = job.canceled or item not in self.queue.items
         passed = self.queue.gated(job)
+        if not passed and not stale:
+            said = [run.feedback for run in job.runs if run.feedback]
+            item.feedback = "\n\n".join(said) or item.failure
+            blocked = [run for run in job.runs if run.decision == "block"]
+            item.verdict = "; ".join(f"gate {r.gate!r} {r.state}: {r.summary}" for r in blocked)
         ch.event(
             "queue.gated",
             run_id=self.run_id,
@@ -182,9 +194,10 @@ class Integrator:
             elif plan.eject is not None:
                 item = plan.eject
                 reason = (
-                    f"a blocking gate failed on the tree it would land as (tree "
-                    f"{(item.tree or '')[:12]}, on {self.flow.branch.branch} at "
-                    f"{self.flow.head[:12]})"
+                    f"{item.verdict or 'a blocking gate failed'}, on the tree it would land as "
+                    f"(tree {(item.tree or '')[:12]}: {self.flow.branch.branch} at "
+                    f"{self.flow.head[:12]} + the patch; it was verified on "
+                    f"{item.patch['base_commit'][:12]})"
                 )
                 if item.failure:
                     reason = f"it could not be gated on the tree it would land as: {item.failure}"
@@ -238,7 +251,9 @@ class Integrator:
                 subject_id=item.patch_id,
                 payload={"reason": reason, "tree": item.tree, "trigger": trigger},
             )
-            self.consequences.not_integrated(ch, item.task_id, item.patch, trigger, reason)
+            self.consequences.not_integrated(
+                ch, item.task_id, item.patch, trigger, reason, item.feedback
+            )
 
     def _stop(self, job: QueueJob) -> None:
         job.canceled = True

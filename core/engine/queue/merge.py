@@ -50,6 +50,8 @@ class Item:
     blocking: tuple[str, ...] = ()  # every blocking gate of its task (the Uet-Gates trailer)
     setup: tuple[SetupStep, ...] = ()  # its task's setup steps, run before gating a copy
     failure: str | None = None  # why its last gate run could not run at all
+    feedback: str | None = None  # what its last failing gate run said (for the next attempt)
+    verdict: str | None = None  # which gates blocked it there, in a line
     passed: set[str] = field(default_factory=set)  # trees all of ``gates`` passed on
     failed: str | None = None  # the tree it last failed on
     tree: str | None = None  # its tree on the current chain (None: not built: waiting)

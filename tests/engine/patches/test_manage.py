@@ -181,7 +181,10 @@ def test_a_requeued_patch_must_pass_its_gates_again(
     assert again["state"] == "rejected"
     assert again["state_reason"] == "gate 'check' failed"
     gates = ledger.list_gate_results(patch_id=late["patch_id"])
-    assert [g["state"] for g in gates] == ["passed", "failed"]
+    # Its attempt left the gate to the merge queue (the head had moved), where it did not
+    # apply: the requeue's run is its only one.
+    assert [g["state"] for g in gates] == ["failed"]
+    assert "left to the merge queue" in (late["history"][3]["reason"] or "")
     assert git(repo, "show", f"uet/{result.run_id}:a.txt") == "a", "nothing landed"
 
 

@@ -124,7 +124,8 @@ def test_a_patch_that_fails_only_in_combination_is_ejected_and_the_others_land(
     }
     (two,) = ledger.list_patches(result.run_id, task_id="two")
     assert [step["state"] for step in two["history"]][-2:] == ["verified", "quarantined"]
-    assert "failed on the tree it would land as" in (tasks["two"]["state_reason"] or "")
+    assert "on the tree it would land as" in (tasks["two"]["state_reason"] or "")
+    assert "gate 'exclusive' failed" in (tasks["two"]["state_reason"] or "")
     kinds = [e["kind"] for e in ledger.list_events(result.run_id)]
     assert kinds.count("queue.entered") == 5
     assert "queue.ejected" in kinds
@@ -188,3 +189,37 @@ def test_uet_verify_fails_on_a_commit_whose_tree_no_gate_passed_on(
     assert check["commit"] == forged
     assert check["gates"] == {"exclusive": "missing"}
     assert "no passing result on this tree" in check["problems"][-1]
+
+
+def test_an_attempt_whose_base_was_superseded_leaves_its_gates_to_the_queue(
+    ledger: Ledger, project: Path
+) -> None:
+    """ "late" writes only once "one" has landed: its copy's tree can never land as it is, so
+    its attempt does not gate it; the queue gates it once, on the tree it lands as."""
+    wait_then_write = (
+        "import os, pathlib, subprocess, time\n"
+        "ref = 'refs/heads/uet/' + os.environ['UET_RUN_ID']\n"
+        "def head(): return subprocess.run(['git', 'rev-parse', ref], capture_output=True,"
+        " text=True).stdout\n"
+        "start = head()\n"
+        "for _ in range(500):\n"
+        "    if head() != start: break\n"
+        "    time.sleep(0.02)\n"
+        "pathlib.Path('three.txt').write_text('three\\n')\n"
+    )
+    tasks = [
+        {"task_id": "one", "writes": True, "run": write_after("one", 0), "gates": ["exclusive"]},
+        {
+            "task_id": "late",
+            "writes": True,
+            "run": [PY, "-c", wait_then_write],
+            "gates": ["exclusive"],
+        },
+    ]
+    result = run(ledger, project, tasks, workers=2)
+    assert result.state == "succeeded", result.reason
+    (late,) = ledger.list_patches(result.run_id, task_id="late")
+    rows = ledger.list_gate_results(patch_id=late["patch_id"])
+    assert [(r["scope"], r["state"]) for r in rows] == [("combination", "passed")]
+    assert "left to the merge queue" in (late["history"][3]["reason"] or "")
+    assert_every_commit_gated_on_its_tree(ledger, project, result.run_id)
